@@ -1,0 +1,52 @@
+"""httpcache: an RFC 9111 HTTP cache for httpx, sync and async."""
+
+from __future__ import annotations
+
+from ._async._client import AsyncCacheClient
+from ._async._in_memory import AsyncInMemoryStorage
+from ._async._storage import AsyncEntryWriter, AsyncManagedStorage, AsyncStorage
+from ._async._transport import AsyncCacheTransport
+from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError, StorageError
+from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
+from ._options import CacheOptions
+from ._serializers import JSONSerializer, Serializer
+from ._sync._client import CacheClient
+from ._sync._in_memory import InMemoryStorage
+from ._sync._storage import EntryWriter, ManagedStorage, Storage
+from ._sync._transport import CacheTransport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncCacheClient",
+    "AsyncCacheTransport",
+    "AsyncEntryWriter",
+    "AsyncInMemoryStorage",
+    "AsyncManagedStorage",
+    "AsyncStorage",
+    "CacheClient",
+    "CacheOptions",
+    "CacheTransport",
+    "ConfigurationError",
+    "Entry",
+    "EntryWriter",
+    "HTTPCacheError",
+    "Headers",
+    "InMemoryStorage",
+    "JSONSerializer",
+    "ManagedStorage",
+    "RequestHead",
+    "ResponseHead",
+    "SerializationError",
+    "Serializer",
+    "Storage",
+    "StorageError",
+    "StorageStats",
+    "__version__",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("httpcache."):
+        _obj.__module__ = "httpcache"  # reprs say httpcache.CacheTransport, as httpx does
+del _name, _obj

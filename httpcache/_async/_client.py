@@ -1,0 +1,71 @@
+"""A drop-in httpx client that caches through every transport it uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from .._options import CacheOptions
+from ._in_memory import AsyncInMemoryStorage
+from ._storage import AsyncStorage
+from ._transport import AsyncCacheTransport
+
+__all__ = ["AsyncCacheClient"]
+
+
+class AsyncCacheClient(httpx.AsyncClient):
+    """An :class:`httpx.AsyncClient` with an HTTP cache on every transport.
+
+    The default transport, a ``transport=`` you pass, each of ``mounts=`` and
+    the proxy transports httpx builds from the environment are all wrapped in
+    one :class:`AsyncCacheTransport` sharing one storage.
+
+    Args:
+        storage: Where entries live; a new :class:`AsyncInMemoryStorage` by
+            default, closed with the client. A storage you pass stays open.
+        options: How the cache behaves; see :class:`CacheOptions`.
+        **kwargs: Everything :class:`httpx.AsyncClient` accepts.
+    """
+
+    def __init__(
+        self,
+        *,
+        storage: AsyncStorage | None = None,
+        options: CacheOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._cache_storage: AsyncStorage = (
+            storage if storage is not None else AsyncInMemoryStorage()
+        )
+        self._owns_cache_storage = storage is None
+        self._cache_options = options if options is not None else CacheOptions()
+        super().__init__(**kwargs)
+        self._transport = self._wrap(self._transport)
+        self._mounts = {
+            pattern: None if transport is None else self._wrap(transport)
+            for pattern, transport in self._mounts.items()
+        }
+
+    def _wrap(self, transport: httpx.AsyncBaseTransport) -> AsyncCacheTransport:
+        if isinstance(transport, AsyncCacheTransport):
+            return transport
+        return AsyncCacheTransport(
+            transport, storage=self._cache_storage, options=self._cache_options
+        )
+
+    @property
+    def storage(self) -> AsyncStorage:
+        """The storage shared by every cached transport of this client."""
+        return self._cache_storage
+
+    @property
+    def cache_options(self) -> CacheOptions:
+        """The cache's configuration."""
+        return self._cache_options
+
+    async def aclose(self) -> None:
+        """Close the transports, and the storage if this client created it."""
+        await super().aclose()
+        if self._owns_cache_storage:
+            await self._cache_storage.aclose()

@@ -1,0 +1,483 @@
+"""The caching transport: a thin shell that drives the policy and moves bytes.
+
+Every decision comes from :mod:`httpcache._policy._engine`; this module only
+reads the clock, talks to the wrapped transport and to the storage, and builds
+httpx responses. Storage failures never fail a request (DESIGN §3): they are
+logged at WARNING and the request goes to the network, unless
+``CacheOptions.strict`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from .._exceptions import StorageError
+from .._models import Entry, ResponseHead
+from .._options import CacheOptions
+from .._policy._engine import (
+    CacheRequest,
+    Forward,
+    GatewayTimeout,
+    ResponsePlan,
+    Revalidate,
+    Serve,
+    on_request,
+    on_response,
+    stale_on_error,
+)
+from .._policy._headers import get_first
+from .._policy._keys import primary_key
+from .._policy._status import cache_status
+from ._in_memory import AsyncInMemoryStorage
+from ._storage import AsyncEntryWriter, AsyncStorage
+
+__all__ = ["AsyncCacheTransport"]
+
+logger = logging.getLogger("httpcache.transport")
+
+_INVALIDATIONS_KEPT = 1024
+_FAILED: Any = object()
+"""Returned by ``_storage_call`` when the storage raised."""
+_ERROR_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def _cache_request(request: httpx.Request, options: CacheOptions) -> CacheRequest:
+    ext = request.extensions
+    key = (
+        options.key_func(request) if options.key_func is not None else primary_key(str(request.url))
+    )
+    ttl = ext.get("httpcache_ttl")
+    if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl < 0):
+        raise ValueError("the httpcache_ttl extension must be a non-negative number of seconds")
+    return CacheRequest(
+        method=request.method,
+        url=str(request.url),
+        headers=tuple(request.headers.raw),
+        key=key,
+        bypass=bool(ext.get("httpcache_bypass", False)),
+        refresh=bool(ext.get("httpcache_refresh", False)),
+        only_if_cached=bool(ext.get("httpcache_only_if_cached", False)),
+        force_cache=bool(ext.get("httpcache_force_cache", False)),
+        ttl=None if ttl is None else float(ttl),
+    )
+
+
+def _response_head(response: httpx.Response) -> ResponseHead:
+    return ResponseHead(
+        response.status_code,
+        tuple(response.headers.raw),
+        response.reason_phrase,
+        response.http_version,
+    )
+
+
+def _with_cache_status(
+    headers: list[tuple[bytes, bytes]], member: str
+) -> list[tuple[bytes, bytes]]:
+    """Append our member to any ``Cache-Status`` the response has (RFC 9211 §2, E-9)."""
+    existing = [v for k, v in headers if k.lower() == b"cache-status"]
+    rest = [(k, v) for k, v in headers if k.lower() != b"cache-status"]
+    value = b", ".join([*existing, member.encode("ascii")])
+    return [*rest, (b"Cache-Status", value)]
+
+
+class AsyncStoredBody(httpx.AsyncByteStream):
+    """A body read back from storage."""
+
+    def __init__(self, chunks: AsyncIterator[bytes] | None) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._chunks is None:
+            return
+        async for chunk in self._chunks:
+            yield chunk
+
+    async def aclose(self) -> None:
+        closer = getattr(self._chunks, "aclose", None)
+        self._chunks = None
+        if closer is not None:
+            await closer()
+
+
+class AsyncTeeBody(httpx.AsyncByteStream):
+    """Pass the origin's body to the user and, chunk by chunk, to a storage writer.
+
+    The entry is committed only when the user has read the whole body and it is
+    complete (S-18); a body closed early, failed, or over the size limit is
+    aborted and never becomes visible.
+    """
+
+    def __init__(
+        self,
+        stream: httpx.AsyncByteStream,
+        writer: AsyncEntryWriter,
+        transport: AsyncCacheTransport,
+        entry: Entry,
+        plan: ResponsePlan,
+        expected_length: int | None,
+    ) -> None:
+        self._stream = stream
+        self._writer: AsyncEntryWriter | None = writer
+        self._transport = transport
+        self._entry = entry
+        self._plan = plan
+        self._expected = expected_length
+        self._written = 0
+
+    async def _abort(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await self._transport._storage_call("abort", writer.abort)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        limit = self._transport.options.max_entry_size
+        try:
+            async for chunk in self._stream:
+                if self._writer is not None and chunk:
+                    self._written += len(chunk)
+                    too_large = limit is not None and self._written > limit
+                    if too_large or (
+                        await self._transport._storage_call("write", self._writer.write, chunk)
+                        is _FAILED
+                    ):
+                        await self._abort()
+                yield chunk
+        except BaseException:
+            await self._abort()
+            raise
+        if self._writer is not None:
+            if self._expected is not None and self._expected != self._written:
+                await self._abort()
+            else:
+                writer, self._writer = self._writer, None
+                await self._transport._commit(writer, self._entry, self._plan)
+
+    async def aclose(self) -> None:
+        await self._abort()
+        await self._stream.aclose()
+
+
+class AsyncCacheTransport(httpx.AsyncBaseTransport):
+    """Wrap an httpx transport with an RFC 9111 HTTP cache.
+
+    Args:
+        transport: The transport that reaches the network. Defaults to
+            :class:`httpx.AsyncHTTPTransport`.
+        storage: Where entries live. Defaults to a new
+            :class:`AsyncInMemoryStorage`, closed with the transport.
+        options: How the cache behaves; see :class:`CacheOptions`.
+
+    Request extensions (per-request control, never sent to the origin):
+    ``httpcache_bypass`` (neither read nor write the cache),
+    ``httpcache_refresh`` (ignore stored responses, store the new one),
+    ``httpcache_only_if_cached`` (504 rather than contact the origin),
+    ``httpcache_ttl`` (storage lifetime of the stored response, seconds) and
+    ``httpcache_force_cache`` (the non-RFC force-cache mode for this request).
+
+    Response extensions: ``from_cache``, ``revalidated``, ``stale``,
+    ``cache_key``, ``cache_metadata`` and ``cache_status``.
+    """
+
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        storage: AsyncStorage | None = None,
+        options: CacheOptions | None = None,
+    ) -> None:
+        self._transport = transport if transport is not None else httpx.AsyncHTTPTransport()
+        self._owns_storage = storage is None
+        self._storage: AsyncStorage = storage if storage is not None else AsyncInMemoryStorage()
+        self._options = options if options is not None else CacheOptions()
+        self._invalidated: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def storage(self) -> AsyncStorage:
+        """The storage entries are kept in."""
+        return self._storage
+
+    @property
+    def options(self) -> CacheOptions:
+        """The cache's configuration."""
+        return self._options
+
+    @property
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """The wrapped transport."""
+        return self._transport
+
+    # -- storage access, failing open ------------------------------------
+
+    async def _storage_call(self, what: str, method: Any, *args: Any) -> Any:
+        """Call a storage method; on failure log (or raise if strict) and return ``_FAILED``."""
+        try:
+            result = await method(*args)
+        except Exception as exc:
+            if self._options.strict:
+                raise StorageError(f"storage failed during {what}: {exc}") from exc
+            logger.warning("storage failed during %s: %r; continuing without the cache", what, exc)
+            return _FAILED
+        return result
+
+    async def _get_entries(self, key: str) -> list[Entry]:
+        found = await self._storage_call("get_entries", self._storage.get_entries, key)
+        return [] if found is _FAILED else list(found)
+
+    async def _commit(self, writer: AsyncEntryWriter, entry: Entry, plan: ResponsePlan) -> None:
+        if self._invalidated.get(entry.key, float("-inf")) > entry.request_time:
+            # I-9: the response may predate an invalidation that completed first.
+            await self._storage_call("abort", writer.abort)
+            return
+        committed = await self._storage_call("commit", writer.commit)
+        if committed is not _FAILED and plan.replaces:
+            await self._storage_call(
+                "delete_entries", self._storage.delete_entries, entry.key, plan.replaces
+            )
+        logger.debug("stored %s %s", entry.request.method, entry.request.url)
+
+    def _key_for_url(self, url: str, request: httpx.Request) -> str:
+        if self._options.key_func is None:
+            return primary_key(url)
+        return self._options.key_func(httpx.Request("GET", url, headers=request.headers))
+
+    async def _apply(self, plan: ResponsePlan, creq: CacheRequest, request: httpx.Request) -> None:
+        now = self._options.clock()
+        for url in plan.invalidate:
+            key = self._key_for_url(url, request)
+            self._invalidated[key] = now
+            self._invalidated.move_to_end(key)
+            while len(self._invalidated) > _INVALIDATIONS_KEPT:
+                self._invalidated.popitem(last=False)
+            await self._storage_call("invalidate", self._storage.delete_entries, key)
+            logger.debug("invalidated %s", url)
+        for entry in plan.update:
+            await self._storage_call("update_entry", self._storage.update_entry, entry)
+        if plan.delete:
+            variants = [entry.variant for entry in plan.delete]
+            await self._storage_call(
+                "delete_entries", self._storage.delete_entries, creq.key, variants
+            )
+
+    # -- building responses -------------------------------------------------
+
+    def _extensions(
+        self,
+        base: dict[str, Any],
+        *,
+        key: str,
+        from_cache: bool,
+        revalidated: bool,
+        stale: bool,
+        status: str,
+        entry: Entry | None = None,
+        age: int | None = None,
+    ) -> dict[str, Any]:
+        extensions = dict(base)
+        extensions.update(
+            from_cache=from_cache,
+            revalidated=revalidated,
+            stale=stale,
+            cache_key=key,
+            cache_status=status,
+            cache_metadata=None
+            if entry is None
+            else {"created_at": entry.created_at, "age": age, "hits": entry.hits + int(from_cache)},
+        )
+        return extensions
+
+    async def _from_storage(
+        self, serve: Serve, creq: CacheRequest, *, revalidated: bool, fwd_status: int | None = None
+    ) -> httpx.Response | None:
+        """Build the response for ``serve``; ``None`` when its body has vanished."""
+        chunks: AsyncIterator[bytes] | None = None
+        if serve.with_body:
+            opened = await self._storage_call("open_body", self._storage.open_body, serve.entry)
+            if opened is None or opened is _FAILED:
+                return None
+            chunks = opened
+        await self._storage_call("record_hit", self._storage.record_hit, serve.entry)
+        if revalidated:
+            member = cache_status(hit=False, fwd="stale", fwd_status=fwd_status, ttl=serve.ttl)
+        else:
+            member = cache_status(hit=True, ttl=serve.ttl)
+        headers = list(serve.headers)
+        if self._options.cache_status_header:
+            headers = _with_cache_status(headers, member)
+        entry = serve.entry
+        extensions = self._extensions(
+            {
+                "http_version": entry.response.http_version.encode("ascii", "replace"),
+                "reason_phrase": entry.response.reason.encode("ascii", "replace"),
+            },
+            key=creq.key,
+            from_cache=not revalidated,
+            revalidated=revalidated,
+            stale=serve.stale,
+            status=member,
+            entry=entry,
+            age=serve.age,
+        )
+        logger.debug("%s from storage: %s", creq.url, member)
+        return httpx.Response(
+            serve.status, headers=headers, stream=AsyncStoredBody(chunks), extensions=extensions
+        )
+
+    def _gateway_timeout(self, creq: CacheRequest) -> httpx.Response:
+        """RFC 9111 §5.2.1.7: ``only-if-cached`` with nothing usable (Q-9, E-13)."""
+        return httpx.Response(
+            504,
+            headers=[(b"Content-Length", b"0")],
+            extensions=self._extensions(
+                {}, key=creq.key, from_cache=False, revalidated=False, stale=False, status=""
+            ),
+        )
+
+    def _passed_on(
+        self,
+        response: httpx.Response,
+        creq: CacheRequest,
+        reason: str,
+        *,
+        stored: bool,
+        stream: httpx.AsyncByteStream | None = None,
+    ) -> httpx.Response:
+        member = cache_status(hit=False, fwd=reason, fwd_status=response.status_code, stored=stored)
+        headers = list(response.headers.raw)
+        if self._options.cache_status_header:
+            headers = _with_cache_status(headers, member)
+        extensions = self._extensions(
+            response.extensions,
+            key=creq.key,
+            from_cache=False,
+            revalidated=False,
+            stale=False,
+            status=member,
+        )
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            stream=stream if stream is not None else response.stream,
+            extensions=extensions,
+        )
+
+    # -- the request loop ---------------------------------------------------
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer ``request`` from the cache or the network (RFC 9111 §4)."""
+        options = self._options
+        creq = _cache_request(request, options)
+        entries = [] if creq.bypass else await self._get_entries(creq.key)
+        decision = on_request(creq, entries, options.clock(), options)
+        logger.debug("%s %s: %s", creq.method, creq.url, type(decision).__name__)
+        if isinstance(decision, Serve):
+            response = await self._from_storage(decision, creq, revalidated=False)
+            if response is not None:
+                return response
+            decision = Forward("uri-miss")
+        if isinstance(decision, GatewayTimeout):
+            return self._gateway_timeout(creq)
+        return await self._forward(request, creq, decision)
+
+    async def _forward(
+        self, request: httpx.Request, creq: CacheRequest, decision: Revalidate | Forward
+    ) -> httpx.Response:
+        options = self._options
+        outgoing = request
+        fallback = decision.fallback if isinstance(decision, Forward) else decision.entry
+        if isinstance(decision, Revalidate):
+            headers = request.headers.copy()
+            for name, value in decision.conditional_headers:
+                headers[name.decode("latin-1")] = value.decode("latin-1")
+            outgoing = httpx.Request(
+                request.method,
+                request.url,
+                headers=headers,
+                stream=request.stream,
+                extensions=request.extensions,
+            )
+        request_time = options.clock()
+        try:
+            response = await self._transport.handle_async_request(outgoing)
+        except httpx.TransportError:
+            stale = await self._stale_instead(creq, fallback, None)
+            if stale is not None:
+                return stale
+            raise
+        response_time = max(options.clock(), request_time)
+
+        if fallback is not None and response.status_code in _ERROR_STATUSES:
+            stale = await self._stale_instead(creq, fallback, response.status_code)
+            if stale is not None:
+                await response.aclose()
+                return stale
+
+        plan = on_response(
+            creq, decision, _response_head(response), request_time, response_time, options
+        )
+        if plan.retry:
+            await response.aclose()
+            return await self._forward(request, creq, Forward(decision.reason))
+        if plan.serve is not None:
+            served = await self._from_storage(
+                plan.serve, creq, revalidated=True, fwd_status=response.status_code
+            )
+            await self._apply(plan, creq, request)
+            await response.aclose()
+            if served is None:  # U-12: the entry vanished while we revalidated
+                return await self._forward(request, creq, Forward(decision.reason))
+            return served
+        await self._apply(plan, creq, request)
+        if plan.store is None:
+            return self._passed_on(response, creq, decision.reason, stored=False)
+        return await self._store(response, creq, decision, plan)
+
+    async def _stale_instead(
+        self, creq: CacheRequest, fallback: Entry | None, status: int | None
+    ) -> httpx.Response | None:
+        if fallback is None:
+            return None
+        serve = stale_on_error(creq, fallback, status, self._options.clock(), self._options)
+        if serve is None:
+            return None
+        logger.debug("%s: serving stale instead of %s", creq.url, status or "a transport error")
+        return await self._from_storage(serve, creq, revalidated=False)
+
+    async def _store(
+        self,
+        response: httpx.Response,
+        creq: CacheRequest,
+        decision: Revalidate | Forward,
+        plan: ResponsePlan,
+    ) -> httpx.Response:
+        entry = plan.store
+        assert entry is not None
+        writer = await self._storage_call("open_writer", self._storage.open_writer, entry)
+        if writer is _FAILED:
+            return self._passed_on(response, creq, decision.reason, stored=False)
+        expected: int | None = None
+        length = get_first(entry.response.headers, b"content-length")
+        if creq.method != "HEAD" and length is not None and length.strip().isdigit():
+            expected = int(length)
+        if creq.method == "HEAD" or response.status_code in (204, 304):
+            expected = None
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        tee = AsyncTeeBody(response.stream, writer, self, entry, plan, expected)
+        return self._passed_on(response, creq, decision.reason, stored=True, stream=tee)
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport, and the storage if this transport created it."""
+        await self._transport.aclose()
+        if self._owns_storage:
+            await self._storage.aclose()
+
+    async def __aenter__(self) -> AsyncCacheTransport:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.aclose()

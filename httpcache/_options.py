@@ -1,0 +1,108 @@
+"""The cache's configuration: one immutable value, changed by copying."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ._exceptions import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+__all__ = ["CacheOptions", "HEURISTICALLY_CACHEABLE_STATUSES"]
+
+HEURISTICALLY_CACHEABLE_STATUSES = frozenset(
+    {200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501}
+)
+"""Statuses RFC 9110 §15.1 defines as heuristically cacheable (RFC 9111 §4.2.2)."""
+
+
+def _frozen_methods(methods: Iterable[str]) -> frozenset[str]:
+    if isinstance(methods, str):
+        raise ConfigurationError("cacheable_methods must be a collection of method names")
+    result = frozenset(method.upper() for method in methods)
+    if not result:
+        raise ConfigurationError("cacheable_methods must name at least one method")
+    unsupported = result - {"GET", "HEAD", "POST"}
+    if unsupported:
+        raise ConfigurationError(
+            f"cacheable_methods may only contain GET, HEAD and POST, not {sorted(unsupported)}"
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class CacheOptions:
+    """How the cache behaves. Defaults follow RFC 9111 for a private cache.
+
+    Change a value by copying: ``dataclasses.replace(options, shared=True)``.
+
+    Args:
+        shared: Apply shared-cache rules (``s-maxage``, ``proxy-revalidate``,
+            refusing ``private``, the ``Authorization`` rule of RFC 9111 §3.5).
+        cacheable_methods: Methods whose responses may be stored. GET and HEAD by
+            default; adding POST enables RFC 9110 §9.3.3 POST caching.
+        cacheable_status_codes: When set, only responses with these statuses are
+            stored, on top of the RFC's own rules.
+        allow_heuristics: Give responses without explicit expiry a heuristic
+            lifetime (RFC 9111 §4.2.2).
+        heuristic_fraction: Fraction of ``Date - Last-Modified`` used as the
+            heuristic lifetime.
+        heuristic_max_age: Cap of a heuristic lifetime in seconds.
+        allow_stale: Serve a stored response stale when the origin cannot be
+            reached or answers 500/502/503/504 and no directive forbids it
+            (RFC 9111 §4.2.4). Off by default.
+        always_revalidate: Validate every stored response with the origin before
+            using it, even when fresh.
+        force_cache: Non-RFC mode: store every response with a cacheable method
+            and status, ignoring the origin's directives, and serve it without
+            validation for ``force_cache_ttl`` seconds.
+        force_cache_ttl: Lifetime of responses stored in ``force_cache`` mode
+            (``None`` means until the storage evicts them).
+        max_entry_size: Largest body, in bytes, that is stored; a larger one is
+            passed to the user untouched and not stored.
+        key_func: Compute the primary cache key from a request instead of the
+            default (normalised URL plus a hash of the credentials).
+        clock: Source of the current time, in seconds since the epoch.
+        cache_status_header: Also add a ``Cache-Status`` header (RFC 9211) to
+            responses; the decision is always in ``response.extensions``.
+        strict: Let storage errors propagate to the caller instead of logging
+            them and going to the network.
+    """
+
+    shared: bool = False
+    cacheable_methods: frozenset[str] = field(default=frozenset({"GET", "HEAD"}))
+    cacheable_status_codes: frozenset[int] | None = None
+    allow_heuristics: bool = True
+    heuristic_fraction: float = 0.1
+    heuristic_max_age: float = 86400.0
+    allow_stale: bool = False
+    always_revalidate: bool = False
+    force_cache: bool = False
+    force_cache_ttl: float | None = None
+    max_entry_size: int | None = None
+    key_func: Callable[[httpx.Request], str] | None = None
+    clock: Callable[[], float] = time.time
+    cache_status_header: bool = False
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))
+        if self.cacheable_status_codes is not None:
+            codes = frozenset(self.cacheable_status_codes)
+            if any(not isinstance(c, int) or not 200 <= c <= 999 for c in codes):
+                raise ConfigurationError("cacheable_status_codes must be final status codes")
+            object.__setattr__(self, "cacheable_status_codes", codes)
+        if not 0 <= self.heuristic_fraction <= 1:
+            raise ConfigurationError("heuristic_fraction must be between 0 and 1")
+        if self.heuristic_max_age < 0:
+            raise ConfigurationError("heuristic_max_age must not be negative")
+        if self.force_cache_ttl is not None and self.force_cache_ttl < 0:
+            raise ConfigurationError("force_cache_ttl must not be negative")
+        if self.max_entry_size is not None and self.max_entry_size < 0:
+            raise ConfigurationError("max_entry_size must not be negative")
+        if not callable(self.clock):
+            raise ConfigurationError("clock must be a callable returning seconds")

@@ -1,0 +1,602 @@
+"""The cache's decisions: RFC 9111 composed from the topic modules.
+
+Two entry points, both pure (``now`` and the stored entries are arguments):
+
+* :func:`on_request` turns an incoming request and the stored entries of its key
+  into one of :class:`Serve`, :class:`Revalidate`, :class:`Forward` or
+  :class:`GatewayTimeout`.
+* :func:`on_response` turns the origin's answer to a forwarded or revalidating
+  request into a :class:`ResponsePlan`: what to store, freshen, delete or
+  invalidate, and whether to answer from storage after all.
+
+:func:`stale_on_error` says whether a stored response may stand in for an origin
+error (RFC 9111 §4.2.4, RFC 5861 §4).
+
+Invariants: nothing here raises on received values; every served response's
+``Age`` is the current age (RFC 9111 §4, A-8); stale content is only served when
+something explicitly allows it (X-1) and nothing forbids it (X-2, X-3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from .._models import Entry, Headers, RequestHead, ResponseHead
+from . import _headers
+from ._age import MAX_AGE_VALUE, current_age
+from ._cache_control import (
+    RequestCacheControl,
+    ResponseCacheControl,
+    parse_request_cache_control,
+    parse_response_cache_control,
+)
+from ._freshness import date_value, freshness_lifetime
+from ._invalidation import SAFE_METHODS, invalidated_urls
+from ._keys import (
+    normalize_url,
+    resolve_reference,
+    stored_request_headers,
+    variant_key,
+    vary_values_match,
+)
+from ._storing import HEURISTIC_STATUSES, headers_for_storage, may_store
+from ._validation import (
+    ORIGIN_ONLY_PRECONDITIONS,
+    conditional_headers,
+    evaluate_preconditions,
+    has_validator,
+    is_user_conditional,
+    merge_headers,
+    not_modified_headers,
+    select_for_update,
+)
+from ._vary import parse_vary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._options import CacheOptions
+
+__all__ = [
+    "CacheRequest",
+    "Forward",
+    "GatewayTimeout",
+    "RequestDecision",
+    "ResponsePlan",
+    "Revalidate",
+    "Serve",
+    "on_request",
+    "on_response",
+    "stale_on_error",
+]
+
+_ERROR_STATUSES = frozenset({500, 502, 503, 504})
+"""What RFC 5861 §4 counts as an error, besides failing to connect (X-15)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRequest:
+    """An incoming request, as the policy sees it.
+
+    ``headers`` are the headers as they go on the wire (after httpx merged the
+    client's defaults, R-14). The flags carry per-request controls.
+    """
+
+    method: str
+    url: str
+    headers: Headers
+    key: str
+    bypass: bool = False
+    refresh: bool = False
+    only_if_cached: bool = False
+    force_cache: bool = False
+    ttl: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", self.method.upper())
+
+
+@dataclass(frozen=True, slots=True)
+class Serve:
+    """Answer from storage without contacting the origin."""
+
+    entry: Entry
+    status: int
+    headers: Headers
+    age: int
+    ttl: int
+    stale: bool = False
+    with_body: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Revalidate:
+    """Send the request with validators for ``entry`` added (RFC 9111 §4.3.1)."""
+
+    entry: Entry
+    candidates: tuple[Entry, ...]
+    conditional_headers: Headers
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send the request to the origin as it is.
+
+    ``reason`` is the RFC 9211 ``fwd`` value; ``storable`` says whether the answer
+    may be stored at all; ``candidates`` are the stored responses the request
+    selects (a 304 or a HEAD answer may still freshen them); ``fallback`` is a
+    stale entry that may stand in for an origin error.
+    """
+
+    reason: str
+    storable: bool = True
+    candidates: tuple[Entry, ...] = ()
+    fallback: Entry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayTimeout:
+    """Answer 504 without contacting the origin (``only-if-cached``, RFC 9111 §5.2.1.7)."""
+
+
+RequestDecision = Serve | Revalidate | Forward | GatewayTimeout
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePlan:
+    """What to do with the origin's answer.
+
+    Attributes:
+        store: A new entry whose body is the origin's body.
+        replaces: Variants of the same key that the new entry supersedes.
+        update: Stored entries freshened by a 304 or HEAD answer (heads only).
+        delete: Stored entries to remove.
+        invalidate: Normalised URLs whose every stored response is removed.
+        serve: Answer from storage instead of passing the origin's answer on.
+        retry: Send the request again without conditionals (U-3, U-12).
+    """
+
+    store: Entry | None = None
+    replaces: tuple[str, ...] = ()
+    update: tuple[Entry, ...] = ()
+    delete: tuple[Entry, ...] = ()
+    invalidate: tuple[str, ...] = field(default=())
+    serve: Serve | None = None
+    retry: bool = False
+
+
+# --- selection -------------------------------------------------------------
+
+
+def _answers(entry_method: str, request_method: str) -> bool:
+    """RFC 9111 §4, R-5, S-24: GET (or a cached POST) answers GET and HEAD; HEAD answers HEAD."""
+    if request_method == "GET":
+        return entry_method in ("GET", "POST")
+    if request_method == "HEAD":
+        return entry_method in ("GET", "HEAD", "POST")
+    return False
+
+
+def _selected(request: CacheRequest, entries: Sequence[Entry]) -> list[Entry]:
+    """Return the stored responses the request selects (RFC 9111 §4, §4.1)."""
+    return [
+        entry
+        for entry in entries
+        if _answers(entry.request.method, request.method)
+        and vary_values_match(
+            parse_vary(entry.response.headers), entry.request.headers, request.headers
+        )
+    ]
+
+
+def _preference(entry: Entry) -> tuple[bool, bool, float, float]:
+    """R-7 most recent ``Date``; R-12 prefer a valid ``Vary``; GET over HEAD entries."""
+    vary = parse_vary(entry.response.headers)
+    return (
+        bool(vary),
+        entry.request.method != "HEAD",
+        date_value(entry.response.headers, entry.response_time),
+        entry.response_time,
+    )
+
+
+# --- serving ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Freshness:
+    age: float
+    lifetime: float
+    cc: ResponseCacheControl
+
+    @property
+    def fresh(self) -> bool:
+        return self.lifetime > self.age
+
+    @property
+    def staleness(self) -> float:
+        return self.age - self.lifetime
+
+
+def _freshness(entry: Entry, now: float, options: CacheOptions) -> _Freshness:
+    headers = entry.response.headers
+    age = current_age(headers, entry.request_time, entry.response_time, now)
+    cc = parse_response_cache_control(headers)
+    if entry.force_cached:
+        ttl = entry.ttl if entry.ttl is not None else options.force_cache_ttl
+        forced = float(MAX_AGE_VALUE) if ttl is None else ttl
+        return _Freshness(max(0.0, now - entry.response_time), forced, cc)
+    lifetime = freshness_lifetime(entry.response.status, headers, cc, entry.response_time, options)
+    return _Freshness(age, lifetime.seconds, cc)
+
+
+def _served_headers(entry: Entry, age: float) -> Headers:
+    """The stored header section with ``Age`` set to the current age (A-8, A-9)."""
+    value = min(max(int(age), 0), MAX_AGE_VALUE)
+    return _headers.set_header(entry.response.headers, b"age", str(value).encode("ascii"))
+
+
+def _serve(entry: Entry, state: _Freshness, request: CacheRequest, *, stale: bool) -> Serve:
+    headers = _served_headers(entry, state.age)
+    ttl = int(state.lifetime - state.age)
+    if is_user_conditional(request.headers) and evaluate_preconditions(request.headers, entry):
+        return Serve(entry, 304, not_modified_headers(headers), int(state.age), ttl, stale, False)
+    return Serve(
+        entry,
+        entry.response.status,
+        headers,
+        int(min(state.age, MAX_AGE_VALUE)),
+        ttl,
+        stale,
+        request.method != "HEAD",
+    )
+
+
+def _stale_forbidden(cc: ResponseCacheControl, options: CacheOptions) -> bool:
+    """X-2, X-3, D-9: directives that forbid serving a stale response."""
+    if cc.must_revalidate or cc.no_cache:
+        return True
+    return options.shared and (cc.proxy_revalidate or cc.s_maxage is not None)
+
+
+def _immutable_applies(entry: Entry, state: _Freshness) -> bool:
+    """RFC 8246 §2, §3: only for fresh responses that came over HTTPS (E-1, E-3, E-5)."""
+    return state.cc.immutable and state.fresh and entry.request.url.startswith("https:")
+
+
+def _reuse_without_validation(
+    entry: Entry,
+    state: _Freshness,
+    req_cc: RequestCacheControl,
+    request: CacheRequest,
+    options: CacheOptions,
+) -> tuple[bool, bool]:
+    """Return (may serve, served stale) for a selected entry (RFC 9111 §4, §5.2.1)."""
+    if entry.force_cached:
+        return state.fresh, False
+    if entry.invalidated or state.cc.no_cache or options.always_revalidate:
+        return False, False
+    if req_cc.no_cache:
+        return False, False
+    if _immutable_applies(entry, state):
+        return True, False
+    if req_cc.max_age is not None and state.age > req_cc.max_age:
+        return False, False
+    if state.fresh:
+        if req_cc.min_fresh is not None and state.lifetime <= state.age + req_cc.min_fresh:
+            return False, False
+        return True, False
+    if (
+        req_cc.max_stale is not None
+        and req_cc.min_fresh is None
+        and state.staleness <= req_cc.max_stale
+        and not _stale_forbidden(state.cc, options)
+    ):
+        return True, True
+    return False, False
+
+
+def on_request(
+    request: CacheRequest,
+    entries: Sequence[Entry],
+    now: float,
+    options: CacheOptions,
+) -> RequestDecision:
+    """Decide how to answer ``request`` given the stored ``entries`` of its key (RFC 9111 §4).
+
+    ``entries`` are every stored response under ``request.key`` (any method,
+    any variant); selection applies the method and Vary rules itself.
+    """
+    req_cc = parse_request_cache_control(request.headers)
+    if request.bypass:
+        return Forward("bypass", storable=False)
+    if request.method not in ("GET", "HEAD"):
+        return Forward("method", storable=request.method in options.cacheable_methods)
+    if _headers.has(request.headers, b"range") or any(
+        _headers.has(request.headers, name) for name in ORIGIN_ONLY_PRECONDITIONS
+    ):
+        return Forward("bypass", storable=False)
+
+    selected = _selected(request, entries)
+    only_if_cached = req_cc.only_if_cached or request.only_if_cached
+    if not selected:
+        if only_if_cached:
+            return GatewayTimeout()
+        return Forward(
+            "vary-miss"
+            if any(_answers(e.request.method, request.method) for e in entries)
+            else "uri-miss"
+        )
+
+    best = max(selected, key=_preference)
+    state = _freshness(best, now, options)
+    candidates = tuple(selected)
+    if request.refresh:
+        may_serve, stale = False, False
+    else:
+        may_serve, stale = _reuse_without_validation(best, state, req_cc, request, options)
+    if may_serve:
+        return _serve(best, state, request, stale=stale)
+    if only_if_cached:
+        return GatewayTimeout()
+
+    reason = "stale" if not state.fresh or best.invalidated else "request"
+    fallback = best if not state.fresh else None
+    if is_user_conditional(request.headers):
+        return Forward(reason, candidates=candidates, fallback=fallback)
+    if has_validator(best):
+        return Revalidate(best, candidates, conditional_headers(best), reason)
+    return Forward(reason, candidates=candidates, fallback=fallback)
+
+
+def stale_on_error(
+    request: CacheRequest,
+    entry: Entry,
+    error_status: int | None,
+    now: float,
+    options: CacheOptions,
+) -> Serve | None:
+    """Return a stale response to serve instead of an origin error, or ``None``.
+
+    ``error_status`` is the origin's status, or ``None`` when it could not be
+    reached. Only 500, 502, 503 and 504 count as errors (X-15). Allowed by the
+    response's ``stale-if-error`` (X-12, X-13), the request's (X-14) or the
+    ``allow_stale`` option (X-5), and never against ``must-revalidate``,
+    ``no-cache`` or, when shared, ``proxy-revalidate``/``s-maxage`` (X-2, X-4, D-9).
+    """
+    if error_status is not None and error_status not in _ERROR_STATUSES:
+        return None
+    state = _freshness(entry, now, options)
+    if state.fresh or entry.invalidated or _stale_forbidden(state.cc, options):
+        return None
+    req_cc = parse_request_cache_control(request.headers)
+    allowed = options.allow_stale
+    for limit in (state.cc.stale_if_error, req_cc.stale_if_error):
+        if limit is not None and state.staleness <= limit:
+            allowed = True
+    if not allowed:
+        return None
+    return _serve(entry, state, request, stale=True)
+
+
+# --- responses -------------------------------------------------------------
+
+
+def _new_entry(
+    request: CacheRequest,
+    response: ResponseHead,
+    request_time: float,
+    response_time: float,
+    *,
+    method: str,
+    force_cached: bool,
+    options: CacheOptions,
+) -> Entry:
+    stored_response = ResponseHead(
+        response.status,
+        headers_for_storage(response.headers, response_time),
+        response.reason,
+        response.http_version,
+    )
+    vary = parse_vary(stored_response.headers)
+    request_fields = stored_request_headers(request.headers, vary)
+    ttl = request.ttl
+    if ttl is None and force_cached:
+        ttl = options.force_cache_ttl
+    return Entry(
+        key=request.key,
+        variant=variant_key(method, request_fields),
+        request=RequestHead(method, normalize_url(request.url), request_fields),
+        response=stored_response,
+        request_time=request_time,
+        response_time=response_time,
+        created_at=response_time,
+        ttl=ttl,
+        force_cached=force_cached,
+    )
+
+
+def _worth_storing(entry: Entry, options: CacheOptions) -> bool:
+    """Choices table: a response with no validator and no freshness is never reusable."""
+    if entry.force_cached or has_validator(entry):
+        return True
+    state = _freshness(entry, entry.response_time, options)
+    return state.fresh
+
+
+def _post_stores_as_get(
+    request: CacheRequest, response: ResponseHead, cc: ResponseCacheControl
+) -> bool:
+    """S-24, RFC 9110 §9.3.3: a POST answer is reusable for GET with explicit freshness
+    and a ``Content-Location`` equal to the target URI."""
+    if "POST" not in (request.method,) or response.status not in HEURISTIC_STATUSES | {201}:
+        return False
+    location = _headers.get_first(response.headers, b"content-location")
+    if location is None:
+        return False
+    target = normalize_url(request.url)
+    explicit = cc.max_age is not None or _headers.has(response.headers, b"expires")
+    return explicit and resolve_reference(target, location) == target
+
+
+def _plan_store(
+    request: CacheRequest,
+    decision: Revalidate | Forward,
+    response: ResponseHead,
+    request_time: float,
+    response_time: float,
+    options: CacheOptions,
+) -> ResponsePlan:
+    req_cc = parse_request_cache_control(request.headers)
+    cc = parse_response_cache_control(response.headers)
+    force = options.force_cache or request.force_cache
+    method = request.method
+    if force:
+        allowed_status = options.cacheable_status_codes or (HEURISTIC_STATUSES - {206})
+        storable = (
+            method in options.cacheable_methods
+            and method in ("GET", "HEAD")
+            and response.status in allowed_status
+            and not req_cc.no_store
+        )
+    elif method == "POST":
+        storable = "POST" in options.cacheable_methods and _post_stores_as_get(
+            request, response, cc
+        )
+        method = "GET"
+    else:
+        storable = may_store(
+            method=method,
+            status=response.status,
+            request_headers=request.headers,
+            response_headers=response.headers,
+            request_cc=req_cc,
+            response_cc=cc,
+            options=options,
+        )
+    if isinstance(decision, Forward) and not decision.storable:
+        storable = False
+    if not storable:
+        return ResponsePlan()
+    entry = _new_entry(
+        request,
+        response,
+        request_time,
+        response_time,
+        method=method,
+        force_cached=force,
+        options=options,
+    )
+    if not _worth_storing(entry, options):
+        return ResponsePlan()
+    candidates = decision.candidates
+    replaces = tuple(c.variant for c in candidates if c.variant != entry.variant)
+    return ResponsePlan(store=entry, replaces=replaces)
+
+
+def _refreshed(entry: Entry, headers: Headers, request_time: float, response_time: float) -> Entry:
+    """The entry with merged headers, timed by the validating exchange (A-10, U-10)."""
+    response = replace(entry.response, headers=headers)
+    return replace(
+        entry,
+        response=response,
+        request_time=request_time,
+        response_time=response_time,
+        invalidated=False,
+    )
+
+
+def _freshen(
+    candidates: Sequence[Entry],
+    response: ResponseHead,
+    request_time: float,
+    response_time: float,
+) -> tuple[list[Entry], list[Entry], Entry | None]:
+    """Apply a 304 to the candidates (RFC 9111 §4.3.4): (updated, deleted, chosen)."""
+    updated: list[Entry] = []
+    deleted: list[Entry] = []
+    for entry in select_for_update(candidates, response.headers):
+        merged = merge_headers(entry.response.headers, response.headers, response_time)
+        fresh_entry = _refreshed(entry, merged, request_time, response_time)
+        cc = parse_response_cache_control(merged)
+        if cc.no_store and not cc.must_understand:
+            deleted.append(fresh_entry)  # U-13: serve this once, then forget it
+        else:
+            updated.append(fresh_entry)
+    chosen = updated + deleted
+    return updated, deleted, (max(chosen, key=_preference) if chosen else None)
+
+
+def on_response(
+    request: CacheRequest,
+    decision: Revalidate | Forward,
+    response: ResponseHead,
+    request_time: float,
+    response_time: float,
+    options: CacheOptions,
+) -> ResponsePlan:
+    """Decide what the origin's answer changes in storage (RFC 9111 §3, §4.3, §4.4).
+
+    ``request_time``/``response_time`` are clock readings taken around the
+    exchange (A-1).
+    """
+    invalidate = tuple(
+        invalidated_urls(request.method, request.url, response.status, response.headers)
+    )
+    if request.method not in SAFE_METHODS:
+        plan = _plan_store(request, decision, response, request_time, response_time, options)
+        return ResponsePlan(store=plan.store, invalidate=invalidate)
+
+    if response.status == 304:
+        candidates = decision.candidates
+        updated, deleted, best = _freshen(candidates, response, request_time, response_time)
+        user_conditional = isinstance(decision, Forward) and is_user_conditional(request.headers)
+        if best is None:
+            # U-3, U-12: nothing to freshen; the user asked for a full response.
+            return ResponsePlan(retry=isinstance(decision, Revalidate))
+        if user_conditional:
+            return ResponsePlan(update=tuple(updated), delete=tuple(deleted))
+        state = _freshness(best, response_time, options)
+        served = _serve(best, state, request, stale=False)
+        return ResponsePlan(update=tuple(updated), delete=tuple(deleted), serve=served)
+
+    if request.method == "HEAD" and 200 <= response.status < 300:
+        plan = _plan_store(request, decision, response, request_time, response_time, options)
+        updated, deleted = _freshen_from_head(
+            decision.candidates, response, request_time, response_time
+        )
+        return ResponsePlan(
+            store=plan.store, replaces=(), update=tuple(updated), delete=tuple(deleted)
+        )
+
+    return _plan_store(request, decision, response, request_time, response_time, options)
+
+
+def _freshen_from_head(
+    candidates: Sequence[Entry],
+    response: ResponseHead,
+    request_time: float,
+    response_time: float,
+) -> tuple[list[Entry], list[Entry]]:
+    """RFC 9111 §4.3.5: a HEAD answer updates or invalidates stored GET responses (U-14, U-15)."""
+    updated: list[Entry] = []
+    etag = _headers.get_first(response.headers, b"etag")
+    last_modified = _headers.get_first(response.headers, b"last-modified")
+    length = _headers.get_first(response.headers, b"content-length")
+    for entry in candidates:
+        if entry.request.method != "GET":
+            continue
+        stored = entry.response.headers
+        same = (
+            (etag is not None or last_modified is not None)
+            and etag == _headers.get_first(stored, b"etag")
+            and last_modified == _headers.get_first(stored, b"last-modified")
+            and (length is None or length == _headers.get_first(stored, b"content-length"))
+        )
+        if same:
+            merged = merge_headers(stored, response.headers, response_time)
+            updated.append(_refreshed(entry, merged, request_time, response_time))
+        else:
+            updated.append(replace(entry, invalidated=True))
+    return updated, []

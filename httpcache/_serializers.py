@@ -1,0 +1,142 @@
+"""Serializers turn an entry's head and metadata into bytes and back.
+
+Bodies are never serialized: storages keep them as raw bytes beside the record
+(DESIGN §3). Every serializer writes a versioned envelope and raises
+:class:`~httpcache.SerializationError` for anything it cannot read (corrupt,
+foreign, or of an unknown version); storages turn that into a cache miss.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, runtime_checkable
+
+from ._exceptions import SerializationError
+from ._models import Entry, Headers, RequestHead, ResponseHead
+
+__all__ = ["FORMAT_VERSION", "JSONSerializer", "Serializer", "entry_from_dict", "entry_to_dict"]
+
+FORMAT_VERSION = 1
+"""Version of the record layout inside every serializer's envelope."""
+
+_ENVELOPE_TAG = "httpcache"
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    """Encode an :class:`Entry` (head and metadata, no body) as bytes and back."""
+
+    def dumps(self, entry: Entry) -> bytes:
+        """Return the record for ``entry``."""
+        ...
+
+    def loads(self, data: bytes) -> Entry:
+        """Return the entry in ``data``; raise :class:`SerializationError` if unreadable."""
+        ...
+
+
+def _headers_out(headers: Headers) -> list[list[str]]:
+    # latin-1 maps every byte to one code point: any raw byte survives (P-32).
+    return [[name.decode("latin-1"), value.decode("latin-1")] for name, value in headers]
+
+
+def _headers_in(raw: Any) -> Headers:
+    if not isinstance(raw, list):
+        raise SerializationError("headers must be a list of [name, value] pairs")
+    pairs: list[tuple[bytes, bytes]] = []
+    for item in raw:
+        if not (
+            isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+        ):
+            raise SerializationError("headers must be a list of [name, value] pairs")
+        pairs.append((item[0].encode("latin-1"), item[1].encode("latin-1")))
+    return tuple(pairs)
+
+
+def entry_to_dict(entry: Entry) -> dict[str, Any]:
+    """Return the envelope for ``entry`` as plain data (str, int, float, bool, list, dict)."""
+    return {
+        _ENVELOPE_TAG: FORMAT_VERSION,
+        "entry": {
+            "key": entry.key,
+            "variant": entry.variant,
+            "request": {
+                "method": entry.request.method,
+                "url": entry.request.url,
+                "headers": _headers_out(entry.request.headers),
+            },
+            "response": {
+                "status": entry.response.status,
+                "reason": entry.response.reason,
+                "http_version": entry.response.http_version,
+                "headers": _headers_out(entry.response.headers),
+            },
+            "request_time": entry.request_time,
+            "response_time": entry.response_time,
+            "created_at": entry.created_at,
+            "hits": entry.hits,
+            "size": entry.size,
+            "invalidated": entry.invalidated,
+            "ttl": entry.ttl,
+            "force_cached": entry.force_cached,
+        },
+    }
+
+
+def entry_from_dict(data: Any) -> Entry:
+    """Rebuild an entry from :func:`entry_to_dict` output; raise :class:`SerializationError`."""
+    if not isinstance(data, dict) or _ENVELOPE_TAG not in data:
+        raise SerializationError("not an httpcache record")
+    if data[_ENVELOPE_TAG] != FORMAT_VERSION:
+        raise SerializationError(f"unsupported record version {data[_ENVELOPE_TAG]!r}")
+    try:
+        body = data["entry"]
+        request, response = body["request"], body["response"]
+        return Entry(
+            key=str(body["key"]),
+            variant=str(body["variant"]),
+            request=RequestHead(
+                str(request["method"]), str(request["url"]), _headers_in(request["headers"])
+            ),
+            response=ResponseHead(
+                int(response["status"]),
+                _headers_in(response["headers"]),
+                str(response["reason"]),
+                str(response["http_version"]),
+            ),
+            request_time=float(body["request_time"]),
+            response_time=float(body["response_time"]),
+            created_at=float(body["created_at"]),
+            hits=int(body["hits"]),
+            size=None if body["size"] is None else int(body["size"]),
+            invalidated=bool(body["invalidated"]),
+            ttl=None if body["ttl"] is None else float(body["ttl"]),
+            force_cached=bool(body["force_cached"]),
+        )
+    except SerializationError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SerializationError(f"malformed httpcache record: {exc}") from exc
+
+
+class JSONSerializer:
+    """The default serializer: a readable, versioned JSON record.
+
+    Header names and values are decoded as latin-1 so every raw byte, ASCII or
+    not, round-trips exactly; order and repeated fields are kept.
+    """
+
+    def dumps(self, entry: Entry) -> bytes:
+        """Return the JSON record for ``entry``."""
+        return json.dumps(entry_to_dict(entry), separators=(",", ":")).encode("utf-8")
+
+    def loads(self, data: bytes) -> Entry:
+        """Return the entry in a JSON record; raise :class:`SerializationError` if unreadable."""
+        try:
+            decoded = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SerializationError(f"not a JSON record: {exc}") from exc
+        return entry_from_dict(decoded)
+
+    def __repr__(self) -> str:
+        return "JSONSerializer()"

@@ -1,0 +1,181 @@
+"""Generate the sync code from the async code, or check that it is up to date.
+
+The async code is the only hand-edited source. This script copies every ``*.py`` file under
+``httpcache/_async/`` to ``httpcache/_sync/`` (and ``tests/_async/`` to ``tests/_sync/``),
+under the same relative name, applying the substitutions in ``SUBS`` to each line. The output
+is exactly what the substitutions produce, with no header, so a check is a plain comparison.
+
+Usage::
+
+    python scripts/unasync.py            # (re)write the sync trees
+    python scripts/unasync.py --check    # exit 1 on drift, orphans or unused rules
+    python scripts/unasync.py --root DIR # operate on another checkout (used for testing)
+
+``--check`` reports:
+
+* generated files whose content differs from what the async source produces (or is missing);
+* ``.py`` files in a sync directory with no async source of the same name;
+* rules in ``SUBS`` that no line used (a dead rule hides mistakes, as in httpcore). This check
+  runs only once every source directory in ``DIRS`` exists and holds at least one ``.py`` file.
+
+Adding a rule: append ``(pattern, replacement)`` to ``SUBS``. The pattern is a regular
+expression (escape ``.`` and friends); an edge of the pattern that is a word character is
+anchored at a word boundary, so ``aread`` never rewrites ``thread``. Rules are applied in
+order, each to the output of the previous one, so put longer or more specific patterns first.
+A rule must be used by at least one line, or ``--check`` fails. A line that the substitutions
+turn blank (for instance one holding only ``@pytest.mark.anyio``) is dropped from the output.
+
+Where the sync and async libraries differ too much for substitution (``aiosqlite`` and
+``sqlite3``, ``aiobotocore`` and ``boto3``), write both halves by hand outside ``_async/`` and
+``_sync/``, or list the sync file in ``HAND_WRITTEN``: it is then neither generated nor checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from pathlib import Path
+
+# (pattern, replacement): applied in this order to every line.
+SUBS: list[tuple[str, str]] = [
+    ("AsyncByteStream", "SyncByteStream"),
+    (r"Async([A-Z]\w*)", r"\1"),  # AsyncCacheTransport -> CacheTransport, AsyncIterator -> ...
+    ("async def", "def"),
+    ("async with", "with"),
+    ("async for", "for"),
+    ("await ", ""),
+    ("aclose", "close"),
+    ("aread", "read"),
+    ("aiter_bytes", "iter_bytes"),
+    ("handle_async_request", "handle_request"),
+    ("__aenter__", "__enter__"),
+    ("__aexit__", "__exit__"),
+    ("__aiter__", "__iter__"),
+    ("__anext__", "__next__"),
+    ("StopAsyncIteration", "StopIteration"),
+    ("_async", "_sync"),
+    (r"@pytest\.mark\.anyio", ""),
+]
+
+# (async source directory, generated sync directory), relative to the repository root.
+DIRS: list[tuple[str, str]] = [
+    ("httpcache/_async", "httpcache/_sync"),
+    ("tests/_async", "tests/_sync"),
+]
+
+# Sync files (relative to the root) maintained by hand: never generated, never checked.
+HAND_WRITTEN: frozenset[str] = frozenset()
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    left = r"\b" if re.match(r"\w", pattern) else ""
+    right = r"\b" if re.search(r"\w$", pattern) else ""
+    return re.compile(left + pattern + right)
+
+
+COMPILED_SUBS = [(_compile(pattern), repl) for pattern, repl in SUBS]
+
+
+def unasync_text(text: str, used: set[int]) -> str:
+    """Return the sync version of `text`, recording the indexes of the rules that fired."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        new = line
+        for index, (regex, repl) in enumerate(COMPILED_SUBS):
+            new, count = regex.subn(repl, new)
+            if count:
+                used.add(index)
+        if new.strip() or not line.strip():
+            out.append(new)
+    return "".join(out)
+
+
+def _read(path: Path) -> str:
+    with path.open(encoding="utf-8", newline="") as file:
+        return file.read()
+
+
+def _py_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p.relative_to(directory) for p in directory.rglob("*.py") if p.is_file())
+
+
+def run(root: Path, *, check: bool) -> int:
+    """Generate (or with `check`, verify) every sync tree under `root`; return an exit code."""
+    used: set[int] = set()
+    drifted: list[str] = []
+    orphans: list[str] = []
+    all_sources_present = True
+
+    for src_name, dst_name in DIRS:
+        src_dir, dst_dir = root / src_name, root / dst_name
+        sources = _py_files(src_dir)
+        all_sources_present = all_sources_present and bool(sources)
+        for rel in sources:
+            dst = dst_dir / rel
+            name = dst.relative_to(root).as_posix()
+            if name in HAND_WRITTEN:
+                continue
+            expected = unasync_text(_read(src_dir / rel), used)
+            actual = _read(dst) if dst.is_file() else None
+            if actual == expected:
+                continue
+            if check:
+                drifted.append(name)
+                diff = difflib.unified_diff(
+                    (actual or "").splitlines(keepends=True),
+                    expected.splitlines(keepends=True),
+                    fromfile=f"{name} (actual)",
+                    tofile=f"{name} (expected from {(src_dir / rel).relative_to(root)})",
+                    n=1,
+                )
+                sys.stdout.writelines(list(diff)[:40])
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                with dst.open("w", encoding="utf-8", newline="") as file:
+                    file.write(expected)
+                print(f"wrote {name}")
+        source_set = set(sources)
+        for rel in _py_files(dst_dir):
+            name = (dst_dir / rel).relative_to(root).as_posix()
+            if rel not in source_set and name not in HAND_WRITTEN:
+                orphans.append(name)
+
+    failed = False
+    if drifted:
+        failed = True
+        print("\nOut of date (run `python scripts/unasync.py`):")
+        print("".join(f"  {name}\n" for name in drifted), end="")
+    if orphans:
+        failed = True
+        print("\nSync files with no async source (delete them or add to HAND_WRITTEN):")
+        print("".join(f"  {name}\n" for name in orphans), end="")
+    if all_sources_present:
+        unused = [SUBS[i] for i in range(len(SUBS)) if i not in used]
+        if unused:
+            failed = True
+            print("\nSubstitution rules never used (remove them from SUBS):")
+            print("".join(f"  {pattern!r} -> {repl!r}\n" for pattern, repl in unused), end="")
+    else:
+        print("note: a source directory is missing or empty; unused-rule check skipped")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Generate or check the sync trees.")
+    parser.add_argument("--check", action="store_true", help="verify instead of writing")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="repository root (default: the checkout holding this script)",
+    )
+    args = parser.parse_args(argv)
+    return run(args.root.resolve(), check=args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
