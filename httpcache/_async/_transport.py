@@ -246,11 +246,13 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             return primary_key(url)
         return self._options.key_func(httpx.Request("GET", url, headers=request.headers))
 
-    async def _apply(self, plan: ResponsePlan, creq: CacheRequest, request: httpx.Request) -> None:
-        now = self._options.clock()
+    async def _apply(
+        self, plan: ResponsePlan, creq: CacheRequest, request: httpx.Request, request_time: float
+    ) -> None:
         for url in plan.invalidate:
             key = self._key_for_url(url, request)
-            self._invalidated[key] = now
+            # I-9: responses to requests sent before this one must not be stored.
+            self._invalidated[key] = request_time
             self._invalidated.move_to_end(key)
             while len(self._invalidated) > _INVALIDATIONS_KEPT:
                 self._invalidated.popitem(last=False)
@@ -427,12 +429,12 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             served = await self._from_storage(
                 plan.serve, creq, revalidated=True, fwd_status=response.status_code
             )
-            await self._apply(plan, creq, request)
+            await self._apply(plan, creq, request, request_time)
             await response.aclose()
             if served is None:  # U-12: the entry vanished while we revalidated
                 return await self._forward(request, creq, Forward(decision.reason))
             return served
-        await self._apply(plan, creq, request)
+        await self._apply(plan, creq, request, request_time)
         if plan.store is None:
             return self._passed_on(response, creq, decision.reason, stored=False)
         return await self._store(response, creq, decision, plan)

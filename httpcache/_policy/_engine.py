@@ -297,6 +297,30 @@ def _reuse_without_validation(
     return False, False
 
 
+def _miss(request: CacheRequest, entries: Sequence[Entry]) -> Forward | Revalidate:
+    """No stored response may be reused: forward, conditionally where possible.
+
+    A response whose ``Vary`` is ``*`` (or unusable) never matches (RFC 9111 §4.1,
+    R-11), but the origin can still confirm it with a 304: validate it when it
+    has validators and answers the same method and credentials.
+    """
+    answering = [e for e in entries if _answers(e.request.method, request.method)]
+    if not answering:
+        return Forward("uri-miss")
+    unmatchable = [
+        e
+        for e in answering
+        if parse_vary(e.response.headers) is None
+        and vary_values_match((), e.request.headers, request.headers)
+        and has_validator(e)
+        and not is_user_conditional(request.headers)
+    ]
+    if unmatchable:
+        best = max(unmatchable, key=_preference)
+        return Revalidate(best, tuple(unmatchable), conditional_headers(best), "vary-miss")
+    return Forward("vary-miss")
+
+
 def on_request(
     request: CacheRequest,
     entries: Sequence[Entry],
@@ -323,11 +347,7 @@ def on_request(
     if not selected:
         if only_if_cached:
             return GatewayTimeout()
-        return Forward(
-            "vary-miss"
-            if any(_answers(e.request.method, request.method) for e in entries)
-            else "uri-miss"
-        )
+        return _miss(request, entries)
 
     best = max(selected, key=_preference)
     state = _freshness(best, now, options)
@@ -430,7 +450,7 @@ def _post_stores_as_get(
 ) -> bool:
     """S-24, RFC 9110 §9.3.3: a POST answer is reusable for GET with explicit freshness
     and a ``Content-Location`` equal to the target URI."""
-    if "POST" not in (request.method,) or response.status not in HEURISTIC_STATUSES | {201}:
+    if request.method != "POST" or not 200 <= response.status < 300:
         return False
     location = _headers.get_first(response.headers, b"content-location")
     if location is None:
@@ -491,7 +511,11 @@ def _plan_store(
     if not _worth_storing(entry, options):
         return ResponsePlan()
     candidates = decision.candidates
-    replaces = tuple(c.variant for c in candidates if c.variant != entry.variant)
+    replaces = tuple(
+        c.variant
+        for c in candidates
+        if c.variant != entry.variant and c.request.method == entry.request.method
+    )
     return ResponsePlan(store=entry, replaces=replaces)
 
 
