@@ -65,7 +65,8 @@ class CacheOptions:
         max_entry_size: Largest body, in bytes, that is stored; a larger one is
             passed to the user untouched and not stored.
         key_func: Compute the primary cache key from a request instead of the
-            default (normalised URL plus a hash of the credentials).
+            default, the normalised URL. (Credentials always separate entries,
+            as a secondary key, whatever the primary key.)
         clock: Source of the current time, in seconds since the epoch.
         cache_status_header: Also add a ``Cache-Status`` header (RFC 9211) to
             responses; the decision is always in ``response.extensions``.

@@ -31,7 +31,7 @@ from .._policy._engine import (
     stale_on_error,
 )
 from .._policy._headers import get_first
-from .._policy._keys import primary_key
+from .._policy._keys import normalize_url, primary_key
 from .._policy._status import cache_status
 from ._in_memory import AsyncInMemoryStorage
 from ._storage import AsyncEntryWriter, AsyncStorage
@@ -129,10 +129,18 @@ class AsyncTeeBody(httpx.AsyncByteStream):
         self._plan = plan
         self._expected = expected_length
         self._written = 0
+        self._extensions: dict[str, Any] | None = None
+        self._not_stored = ""
+
+    def on_abort(self, extensions: dict[str, Any], status: str) -> None:
+        """Set ``extensions["cache_status"]`` to ``status`` if the store is aborted."""
+        self._extensions, self._not_stored = extensions, status
 
     async def _abort(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:
+            if self._extensions is not None:
+                self._extensions["cache_status"] = self._not_stored
             await self._transport._storage_call("abort", writer.abort)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -239,7 +247,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             await self._storage_call(
                 "delete_entries", self._storage.delete_entries, entry.key, plan.replaces
             )
-        logger.debug("stored %s %s", entry.request.method, entry.request.url)
+        logger.debug("stored %s %s", entry.request.method, entry.request.url)  # normalised
 
     def _key_for_url(self, url: str, request: httpx.Request) -> str:
         if self._options.key_func is None:
@@ -294,7 +302,13 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         return extensions
 
     async def _from_storage(
-        self, serve: Serve, creq: CacheRequest, *, revalidated: bool, fwd_status: int | None = None
+        self,
+        serve: Serve,
+        creq: CacheRequest,
+        *,
+        revalidated: bool,
+        fwd: str = "stale",
+        fwd_status: int | None = None,
     ) -> httpx.Response | None:
         """Build the response for ``serve``; ``None`` when its body has vanished."""
         chunks: AsyncIterator[bytes] | None = None
@@ -305,7 +319,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             chunks = opened
         await self._storage_call("record_hit", self._storage.record_hit, serve.entry)
         if revalidated:
-            member = cache_status(hit=False, fwd="stale", fwd_status=fwd_status, ttl=serve.ttl)
+            member = cache_status(hit=False, fwd=fwd, fwd_status=fwd_status, ttl=serve.ttl)
         else:
             member = cache_status(hit=True, ttl=serve.ttl)
         headers = list(serve.headers)
@@ -325,7 +339,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             entry=entry,
             age=serve.age,
         )
-        logger.debug("%s from storage: %s", creq.url, member)
+        logger.debug("%s from storage: %s", normalize_url(creq.url), member)
         return httpx.Response(
             serve.status, headers=headers, stream=AsyncStoredBody(chunks), extensions=extensions
         )
@@ -376,7 +390,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         creq = _cache_request(request, options)
         entries = [] if creq.bypass else await self._get_entries(creq.key)
         decision = on_request(creq, entries, options.clock(), options)
-        logger.debug("%s %s: %s", creq.method, creq.url, type(decision).__name__)
+        logger.debug("%s %s: %s", creq.method, normalize_url(creq.url), type(decision).__name__)
         if isinstance(decision, Serve):
             response = await self._from_storage(decision, creq, revalidated=False)
             if response is not None:
@@ -427,7 +441,11 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             return await self._forward(request, creq, Forward(decision.reason))
         if plan.serve is not None:
             served = await self._from_storage(
-                plan.serve, creq, revalidated=True, fwd_status=response.status_code
+                plan.serve,
+                creq,
+                revalidated=True,
+                fwd=decision.reason,
+                fwd_status=response.status_code,
             )
             await self._apply(plan, creq, request, request_time)
             await response.aclose()
@@ -447,7 +465,11 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         serve = stale_on_error(creq, fallback, status, self._options.clock(), self._options)
         if serve is None:
             return None
-        logger.debug("%s: serving stale instead of %s", creq.url, status or "a transport error")
+        logger.debug(
+            "%s: serving stale instead of %s",
+            normalize_url(creq.url),
+            status or "a transport error",
+        )
         return await self._from_storage(serve, creq, revalidated=False)
 
     async def _store(
@@ -459,18 +481,27 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
     ) -> httpx.Response:
         entry = plan.store
         assert entry is not None
+        expected: int | None = None
+        length = get_first(entry.response.headers, b"content-length")
+        if creq.method != "HEAD" and response.status_code not in (204, 304) and length is not None:
+            expected = int(length) if length.strip().isdigit() else None
+        limit = self._options.max_entry_size
+        if expected is not None and limit is not None and expected > limit:
+            return self._passed_on(response, creq, decision.reason, stored=False)
         writer = await self._storage_call("open_writer", self._storage.open_writer, entry)
         if writer is _FAILED:
             return self._passed_on(response, creq, decision.reason, stored=False)
-        expected: int | None = None
-        length = get_first(entry.response.headers, b"content-length")
-        if creq.method != "HEAD" and length is not None and length.strip().isdigit():
-            expected = int(length)
-        if creq.method == "HEAD" or response.status_code in (204, 304):
-            expected = None
         assert isinstance(response.stream, httpx.AsyncByteStream)
         tee = AsyncTeeBody(response.stream, writer, self, entry, plan, expected)
-        return self._passed_on(response, creq, decision.reason, stored=True, stream=tee)
+        passed = self._passed_on(response, creq, decision.reason, stored=True, stream=tee)
+        # Should the store be aborted later, the extension tells the truth (the header is sent).
+        tee.on_abort(
+            passed.extensions,
+            cache_status(
+                hit=False, fwd=decision.reason, fwd_status=response.status_code, stored=False
+            ),
+        )
+        return passed
 
     async def aclose(self) -> None:
         """Close the wrapped transport, and the storage if this transport created it."""

@@ -284,7 +284,7 @@ def _reuse_without_validation(
     if req_cc.max_age is not None and state.age > req_cc.max_age:
         return False, False
     if state.fresh:
-        if req_cc.min_fresh is not None and state.lifetime <= state.age + req_cc.min_fresh:
+        if req_cc.min_fresh is not None and state.lifetime < state.age + req_cc.min_fresh:
             return False, False
         return True, False
     if (
@@ -353,9 +353,9 @@ def on_request(
     state = _freshness(best, now, options)
     candidates = tuple(selected)
     if request.refresh:
-        may_serve, stale = False, False
-    else:
-        may_serve, stale = _reuse_without_validation(best, state, req_cc, request, options)
+        # A forced reload (E-2): a full response from the origin, which replaces these.
+        return Forward("request", candidates=candidates)
+    may_serve, stale = _reuse_without_validation(best, state, req_cc, request, options)
     if may_serve:
         return _serve(best, state, request, stale=stale)
     if only_if_cached:

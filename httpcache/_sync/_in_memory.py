@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -15,6 +16,8 @@ from .._models import Entry, StorageStats
 from .._serializers import Serializer
 
 __all__ = ["InMemoryStorage"]
+
+logger = logging.getLogger("httpcache.storage")
 
 _Slot = tuple[str, str]
 
@@ -78,7 +81,8 @@ class InMemoryStorage:
         assert self._serializer is not None
         try:
             return self._serializer.loads(record.entry)
-        except SerializationError:
+        except SerializationError as exc:
+            logger.warning("dropping an unreadable cache record: %s", exc)
             return None
 
     def _drop(self, slot: _Slot) -> None:

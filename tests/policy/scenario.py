@@ -122,7 +122,9 @@ class Outcome:
         return None if value is None else value.decode("latin-1")
 
     def headers_named(self, name: str) -> list[str]:
-        return [v.decode("latin-1") for v in _headers.get_values(self.headers, name.lower().encode())]
+        return [
+            v.decode("latin-1") for v in _headers.get_values(self.headers, name.lower().encode())
+        ]
 
 
 class Scenario:
@@ -140,9 +142,10 @@ class Scenario:
     def _send(
         self, creq: CacheRequest, extra: Headers, origin: Origin, at: float, delay: float
     ) -> tuple[OriginRequest, int, Headers]:
-        sent_headers = tuple(
-            (k, v) for k, v in creq.headers if k.lower() not in {n.lower() for n, _ in extra}
-        ) + extra
+        sent_headers = (
+            tuple((k, v) for k, v in creq.headers if k.lower() not in {n.lower() for n, _ in extra})
+            + extra
+        )
         sent = OriginRequest(creq.method, creq.url, sent_headers)
         status, headers = origin(sent)
         if getattr(origin, "dated", True) and not _headers.has(headers, b"date"):
@@ -166,7 +169,11 @@ class Scenario:
             self.origin = origin
         full_url = url or BASE + path
         creq = CacheRequest(
-            method=method, url=full_url, headers=h(headers), key=primary_key(full_url), **flags  # type: ignore[arg-type]
+            method=method,
+            url=full_url,
+            headers=h(headers),
+            key=primary_key(full_url),
+            **flags,  # type: ignore[arg-type]
         )
         now = T0 + at
         stored = list(self.entries.get(creq.key, {}).values())
@@ -178,7 +185,12 @@ class Scenario:
         return self._forward(creq, decision, now, at, delay)
 
     def _forward(
-        self, creq: CacheRequest, decision: Revalidate | Forward, now: float, at: float, delay: float
+        self,
+        creq: CacheRequest,
+        decision: Revalidate | Forward,
+        now: float,
+        at: float,
+        delay: float,
     ) -> Outcome:
         extra = decision.conditional_headers if isinstance(decision, Revalidate) else ()
         fallback = decision.entry if isinstance(decision, Revalidate) else decision.fallback
@@ -189,7 +201,9 @@ class Scenario:
             if fallback is not None:
                 served = stale_on_error(creq, fallback, None, now + delay, self.options)
                 if served is not None:
-                    return Outcome("stale-on-error", served.status, served.headers, decision=decision)
+                    return Outcome(
+                        "stale-on-error", served.status, served.headers, decision=decision
+                    )
             return Outcome("error", 0, (), decision=decision)
         sent_log.append(sent)
         if fallback is not None and status in (500, 502, 503, 504):

@@ -97,7 +97,9 @@ def test_engine_random_headers_never_raise(
         assert int(decision.age) >= 0
         return
     if isinstance(decision, (Forward, Revalidate)):
-        on_response(second, decision, ResponseHead(second_status, second_response), later, later, opts)
+        on_response(
+            second, decision, ResponseHead(second_status, second_response), later, later, opts
+        )
         fallback = decision.entry if isinstance(decision, Revalidate) else decision.fallback
         if fallback is not None:
             stale_on_error(second, fallback, second_status, later, opts)
