@@ -612,10 +612,14 @@ def _freshen_from_head(
         if entry.request.method != "GET":
             continue
         stored = entry.response.headers
+        # Only the validators the HEAD answer carries are compared ("received
+        # validator fields"); a stored response without any is updatable too.
         same = (
-            (etag is not None or last_modified is not None)
-            and etag == _headers.get_first(stored, b"etag")
-            and last_modified == _headers.get_first(stored, b"last-modified")
+            (etag is None or etag == _headers.get_first(stored, b"etag"))
+            and (
+                last_modified is None
+                or last_modified == _headers.get_first(stored, b"last-modified")
+            )
             and (length is None or length == _headers.get_first(stored, b"content-length"))
         )
         if same:

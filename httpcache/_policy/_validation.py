@@ -104,8 +104,8 @@ def select_for_update(candidates: Sequence[Entry], not_modified: Headers) -> lis
                 if (tag := _validators(c.response.headers)[0]) is not None
                 and strong_match(tag, etag)
             ]
-            if strong:
-                return strong
+            # U-3: a strong validator no candidate carries updates nothing (V-7).
+            return strong
         weak = [
             c
             for c in candidates
