@@ -9,7 +9,7 @@ foreign, or of an unknown version); storages turn that into a cache miss.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._exceptions import SerializationError
 from ._models import Entry, Headers, RequestHead, ResponseHead
@@ -83,40 +83,64 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
     }
 
 
+_T = TypeVar("_T")
+
+
+def _typed(value: Any, kind: type[_T], name: str) -> _T:
+    """Return ``value`` if it is exactly of ``kind`` (bools are not ints), else raise."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # type: ignore[return-value]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SerializationError(
+            f"field {name!r} must be {kind.__name__}, not {type(value).__name__}"
+        )
+    return value
+
+
+def _optional(value: Any, kind: type[_T], name: str) -> _T | None:
+    return None if value is None else _typed(value, kind, name)
+
+
 def entry_from_dict(data: Any) -> Entry:
-    """Rebuild an entry from :func:`entry_to_dict` output; raise :class:`SerializationError`."""
+    """Rebuild an entry from :func:`entry_to_dict` output; raise :class:`SerializationError`.
+
+    Every field must have its exact type: a malformed record is refused, never coerced.
+    """
     if not isinstance(data, dict) or _ENVELOPE_TAG not in data:
         raise SerializationError("not an httpcache record")
     if data[_ENVELOPE_TAG] != FORMAT_VERSION:
         raise SerializationError(f"unsupported record version {data[_ENVELOPE_TAG]!r}")
     try:
-        body = data["entry"]
-        request, response = body["request"], body["response"]
+        body = _typed(data["entry"], dict, "entry")
+        request = _typed(body["request"], dict, "request")
+        response = _typed(body["response"], dict, "response")
         return Entry(
-            key=str(body["key"]),
-            variant=str(body["variant"]),
+            key=_typed(body["key"], str, "key"),
+            variant=_typed(body["variant"], str, "variant"),
             request=RequestHead(
-                str(request["method"]), str(request["url"]), _headers_in(request["headers"])
+                _typed(request["method"], str, "method"),
+                _typed(request["url"], str, "url"),
+                _headers_in(request["headers"]),
             ),
             response=ResponseHead(
-                int(response["status"]),
+                _typed(response["status"], int, "status"),
                 _headers_in(response["headers"]),
-                str(response["reason"]),
-                str(response["http_version"]),
+                _typed(response["reason"], str, "reason"),
+                _typed(response["http_version"], str, "http_version"),
             ),
-            request_time=float(body["request_time"]),
-            response_time=float(body["response_time"]),
-            created_at=float(body["created_at"]),
-            hits=int(body["hits"]),
-            size=None if body["size"] is None else int(body["size"]),
-            invalidated=bool(body["invalidated"]),
-            ttl=None if body["ttl"] is None else float(body["ttl"]),
-            force_cached=bool(body["force_cached"]),
+            request_time=_typed(body["request_time"], float, "request_time"),
+            response_time=_typed(body["response_time"], float, "response_time"),
+            created_at=_typed(body["created_at"], float, "created_at"),
+            hits=_typed(body["hits"], int, "hits"),
+            size=_optional(body["size"], int, "size"),
+            invalidated=_typed(body["invalidated"], bool, "invalidated"),
+            ttl=_optional(body["ttl"], float, "ttl"),
+            force_cached=_typed(body["force_cached"], bool, "force_cached"),
         )
     except SerializationError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SerializationError(f"malformed httpcache record: {exc}") from exc
+    except (KeyError, TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise SerializationError(f"malformed httpcache record: {exc!r}") from exc
 
 
 class JSONSerializer:
@@ -134,7 +158,7 @@ class JSONSerializer:
         """Return the entry in a JSON record; raise :class:`SerializationError` if unreadable."""
         try:
             decoded = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise SerializationError(f"not a JSON record: {exc}") from exc
         return entry_from_dict(decoded)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 import httpx
@@ -67,5 +68,16 @@ class AsyncCacheClient(httpx.AsyncClient):
     async def aclose(self) -> None:
         """Close the transports, and the storage if this client created it."""
         await super().aclose()
+        if self._owns_cache_storage:
+            await self._cache_storage.aclose()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        # httpx closes the transports here without calling aclose().
+        await super().__aexit__(exc_type, exc_value, traceback)
         if self._owns_cache_storage:
             await self._cache_storage.aclose()

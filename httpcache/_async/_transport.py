@@ -9,6 +9,7 @@ logged at WARNING and the request goes to the network, unless
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -121,7 +122,9 @@ class AsyncTeeBody(httpx.AsyncByteStream):
         entry: Entry,
         plan: ResponsePlan,
         expected_length: int | None,
+        sequence: int,
     ) -> None:
+        self._sequence = sequence
         self._stream = stream
         self._writer: AsyncEntryWriter | None = writer
         self._transport = transport
@@ -136,11 +139,14 @@ class AsyncTeeBody(httpx.AsyncByteStream):
         """Set ``extensions["cache_status"]`` to ``status`` if the store is aborted."""
         self._extensions, self._not_stored = extensions, status
 
+    def _not_stored_after_all(self) -> None:
+        if self._extensions is not None:
+            self._extensions["cache_status"] = self._not_stored
+
     async def _abort(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:
-            if self._extensions is not None:
-                self._extensions["cache_status"] = self._not_stored
+            self._not_stored_after_all()
             await self._transport._storage_call("abort", writer.abort)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -159,12 +165,15 @@ class AsyncTeeBody(httpx.AsyncByteStream):
         except BaseException:
             await self._abort()
             raise
-        if self._writer is not None:
-            if self._expected is not None and self._expected != self._written:
-                await self._abort()
-            else:
-                writer, self._writer = self._writer, None
-                await self._transport._commit(writer, self._entry, self._plan)
+        if self._writer is None:
+            return
+        complete = self._expected is None or self._expected == self._written
+        if not complete or self._transport._invalidated_since(self._entry.key, self._sequence):
+            await self._abort()  # S-18 incomplete; I-9 may predate an invalidation
+            return
+        writer, self._writer = self._writer, None
+        if not await self._transport._commit(writer, self._entry, self._plan):
+            self._not_stored_after_all()
 
     async def aclose(self) -> None:
         await self._abort()
@@ -203,7 +212,9 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         self._owns_storage = storage is None
         self._storage: AsyncStorage = storage if storage is not None else AsyncInMemoryStorage()
         self._options = options if options is not None else CacheOptions()
-        self._invalidated: OrderedDict[str, float] = OrderedDict()
+        # I-9: key -> (order mark when invalidated, sequence of the invalidating exchange)
+        self._invalidated: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._sequence = itertools.count()
 
     @property
     def storage(self) -> AsyncStorage:
@@ -237,17 +248,25 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         found = await self._storage_call("get_entries", self._storage.get_entries, key)
         return [] if found is _FAILED else list(found)
 
-    async def _commit(self, writer: AsyncEntryWriter, entry: Entry, plan: ResponsePlan) -> None:
-        if self._invalidated.get(entry.key, float("-inf")) > entry.request_time:
-            # I-9: the response may predate an invalidation that completed first.
-            await self._storage_call("abort", writer.abort)
-            return
+    def _invalidated_since(self, key: str, sequence: int) -> bool:
+        """Tell whether ``key`` was invalidated after exchange ``sequence`` was sent (I-9).
+
+        The invalidating exchange's own storable answer (S-24) is not affected.
+        """
+        mark = self._invalidated.get(key)
+        return mark is not None and mark[0] > sequence and mark[1] != sequence
+
+    async def _commit(self, writer: AsyncEntryWriter, entry: Entry, plan: ResponsePlan) -> bool:
+        """Make a fully received entry visible; tell whether it was stored."""
         committed = await self._storage_call("commit", writer.commit)
-        if committed is not _FAILED and plan.replaces:
+        if committed is _FAILED:
+            return False
+        if plan.replaces:
             await self._storage_call(
                 "delete_entries", self._storage.delete_entries, entry.key, plan.replaces
             )
         logger.debug("stored %s %s", entry.request.method, entry.request.url)  # normalised
+        return True
 
     def _key_for_url(self, url: str, request: httpx.Request) -> str:
         if self._options.key_func is None:
@@ -255,12 +274,18 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         return self._options.key_func(httpx.Request("GET", url, headers=request.headers))
 
     async def _apply(
-        self, plan: ResponsePlan, creq: CacheRequest, request: httpx.Request, request_time: float
+        self,
+        plan: ResponsePlan,
+        creq: CacheRequest,
+        request: httpx.Request,
+        sequence: int,
+        *,
+        deletes: bool = True,
     ) -> None:
+        """Carry out a plan's invalidations, updates and (unless told not to) deletions."""
         for url in plan.invalidate:
             key = self._key_for_url(url, request)
-            # I-9: responses to requests sent before this one must not be stored.
-            self._invalidated[key] = request_time
+            self._invalidated[key] = (next(self._sequence), sequence)
             self._invalidated.move_to_end(key)
             while len(self._invalidated) > _INVALIDATIONS_KEPT:
                 self._invalidated.popitem(last=False)
@@ -268,6 +293,10 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             logger.debug("invalidated %s", url)
         for entry in plan.update:
             await self._storage_call("update_entry", self._storage.update_entry, entry)
+        if deletes:
+            await self._apply_deletes(plan, creq)
+
+    async def _apply_deletes(self, plan: ResponsePlan, creq: CacheRequest) -> None:
         if plan.delete:
             variants = [entry.variant for entry in plan.delete]
             await self._storage_call(
@@ -307,7 +336,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         creq: CacheRequest,
         *,
         revalidated: bool,
-        fwd: str = "stale",
+        fwd: str | None = None,
         fwd_status: int | None = None,
     ) -> httpx.Response | None:
         """Build the response for ``serve``; ``None`` when its body has vanished."""
@@ -318,7 +347,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
                 return None
             chunks = opened
         await self._storage_call("record_hit", self._storage.record_hit, serve.entry)
-        if revalidated:
+        if fwd is not None:  # the origin was contacted (E-10)
             member = cache_status(hit=False, fwd=fwd, fwd_status=fwd_status, ttl=serve.ttl)
         else:
             member = cache_status(hit=True, ttl=serve.ttl)
@@ -417,18 +446,19 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
                 stream=request.stream,
                 extensions=request.extensions,
             )
+        sequence = next(self._sequence)
         request_time = options.clock()
         try:
             response = await self._transport.handle_async_request(outgoing)
         except httpx.TransportError:
-            stale = await self._stale_instead(creq, fallback, None)
+            stale = await self._stale_instead(creq, fallback, None, decision.reason)
             if stale is not None:
                 return stale
             raise
         response_time = max(options.clock(), request_time)
 
         if fallback is not None and response.status_code in _ERROR_STATUSES:
-            stale = await self._stale_instead(creq, fallback, response.status_code)
+            stale = await self._stale_instead(creq, fallback, response.status_code, decision.reason)
             if stale is not None:
                 await response.aclose()
                 return stale
@@ -440,6 +470,9 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             await response.aclose()
             return await self._forward(request, creq, Forward(decision.reason))
         if plan.serve is not None:
+            # Freshen first (so the hit is counted on the new head), open the body,
+            # and only then delete an entry the 304 made unstorable (U-13).
+            await self._apply(plan, creq, request, sequence, deletes=False)
             served = await self._from_storage(
                 plan.serve,
                 creq,
@@ -447,18 +480,18 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
                 fwd=decision.reason,
                 fwd_status=response.status_code,
             )
-            await self._apply(plan, creq, request, request_time)
+            await self._apply_deletes(plan, creq)
             await response.aclose()
             if served is None:  # U-12: the entry vanished while we revalidated
                 return await self._forward(request, creq, Forward(decision.reason))
             return served
-        await self._apply(plan, creq, request, request_time)
+        await self._apply(plan, creq, request, sequence)
         if plan.store is None:
             return self._passed_on(response, creq, decision.reason, stored=False)
-        return await self._store(response, creq, decision, plan)
+        return await self._store(response, creq, decision, plan, sequence)
 
     async def _stale_instead(
-        self, creq: CacheRequest, fallback: Entry | None, status: int | None
+        self, creq: CacheRequest, fallback: Entry | None, status: int | None, reason: str
     ) -> httpx.Response | None:
         if fallback is None:
             return None
@@ -470,7 +503,9 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             normalize_url(creq.url),
             status or "a transport error",
         )
-        return await self._from_storage(serve, creq, revalidated=False)
+        return await self._from_storage(
+            serve, creq, revalidated=False, fwd=reason, fwd_status=status
+        )
 
     async def _store(
         self,
@@ -478,6 +513,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         creq: CacheRequest,
         decision: Revalidate | Forward,
         plan: ResponsePlan,
+        sequence: int,
     ) -> httpx.Response:
         entry = plan.store
         assert entry is not None
@@ -492,7 +528,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         if writer is _FAILED:
             return self._passed_on(response, creq, decision.reason, stored=False)
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        tee = AsyncTeeBody(response.stream, writer, self, entry, plan, expected)
+        tee = AsyncTeeBody(response.stream, writer, self, entry, plan, expected, sequence)
         passed = self._passed_on(response, creq, decision.reason, stored=True, stream=tee)
         # Should the store be aborted later, the extension tells the truth (the header is sent).
         tee.on_abort(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 import httpx
@@ -67,5 +68,16 @@ class CacheClient(httpx.Client):
     def close(self) -> None:
         """Close the transports, and the storage if this client created it."""
         super().close()
+        if self._owns_cache_storage:
+            self._cache_storage.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        # httpx closes the transports here without calling close().
+        super().__exit__(exc_type, exc_value, traceback)
         if self._owns_cache_storage:
             self._cache_storage.close()

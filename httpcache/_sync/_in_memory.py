@@ -104,7 +104,7 @@ class InMemoryStorage:
         self._variants.setdefault(entry.key, {})[entry.variant] = None
         self._bytes += len(body)
         while len(self._records) > self.capacity or (
-            self.max_bytes is not None and self._bytes > self.max_bytes and len(self._records) > 1
+            self.max_bytes is not None and self._bytes > self.max_bytes
         ):
             self._drop(next(iter(self._records)))
 
