@@ -368,7 +368,8 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             entry=entry,
             age=serve.age,
         )
-        logger.debug("%s from storage: %s", normalize_url(creq.url), member)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s from storage: %s", normalize_url(creq.url), member)
         return httpx.Response(
             serve.status, headers=headers, stream=AsyncStoredBody(chunks), extensions=extensions
         )
@@ -419,7 +420,8 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         creq = _cache_request(request, options)
         entries = [] if creq.bypass else await self._get_entries(creq.key)
         decision = on_request(creq, entries, options.clock(), options)
-        logger.debug("%s %s: %s", creq.method, normalize_url(creq.url), type(decision).__name__)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s: %s", creq.method, normalize_url(creq.url), type(decision).__name__)
         if isinstance(decision, Serve):
             response = await self._from_storage(decision, creq, revalidated=False)
             if response is not None:

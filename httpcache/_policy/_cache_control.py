@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -194,6 +195,7 @@ class ResponseCacheControl:
     stale_if_error: int | None = None
 
 
+@functools.lru_cache(maxsize=4096)  # pure: memoised for the hit path
 def parse_response_cache_control(headers: Headers) -> ResponseCacheControl:
     """Read the ``Cache-Control`` of a response (RFC 9111 §5.2.2).
 
@@ -262,6 +264,7 @@ def _max_stale(directives: Directives) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # pure: memoised for the hit path
 def parse_request_cache_control(headers: Headers) -> RequestCacheControl:
     """Read the ``Cache-Control`` of a request (RFC 9111 §5.2.1).
 

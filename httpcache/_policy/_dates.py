@@ -12,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import re
 from datetime import datetime, timedelta, timezone
@@ -54,6 +55,7 @@ def _two_digit_year(yy: int, now: float | None) -> int:
     return 2000 + yy if yy < 70 else 1900 + yy
 
 
+@functools.lru_cache(maxsize=4096)  # pure: memoised for the hit path
 def parse_http_date(value: bytes, *, now: float | None = None) -> float | None:
     """Parse an HTTP-date into epoch seconds (RFC 9110 §5.6.7).
 

@@ -337,9 +337,8 @@ def on_request(
         return Forward("bypass", storable=False)
     if request.method not in ("GET", "HEAD"):
         return Forward("method", storable=request.method in options.cacheable_methods)
-    if _headers.has(request.headers, b"range") or any(
-        _headers.has(request.headers, name) for name in ORIGIN_ONLY_PRECONDITIONS
-    ):
+    names = {name.lower() for name, _ in request.headers}
+    if b"range" in names or not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
         return Forward("bypass", storable=False)
 
     selected = _selected(request, entries)
@@ -349,7 +348,7 @@ def on_request(
             return GatewayTimeout()
         return _miss(request, entries)
 
-    best = max(selected, key=_preference)
+    best = selected[0] if len(selected) == 1 else max(selected, key=_preference)
     state = _freshness(best, now, options)
     candidates = tuple(selected)
     if request.refresh:

@@ -7,6 +7,7 @@ credential fields never appear in a key or in a stored request head: they are ha
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -42,6 +43,7 @@ def _decode_unreserved(match: re.Match[str]) -> str:
     return char if (char.isalnum() or char in "-._~") else match.group(0)
 
 
+@functools.lru_cache(maxsize=4096)  # pure: memoised for the hit path
 def normalize_url(url: str) -> str:
     """Return the normalised form of an absolute URL (RFC 9110 §4.2.3, §7.1).
 

@@ -6,6 +6,7 @@ request fields it nominates. Nothing here raises on malformed values.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ __all__ = ["normalize_field_value", "parse_vary"]
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
+@functools.lru_cache(maxsize=4096)  # pure: memoised for the hit path
 def parse_vary(headers: Headers) -> tuple[bytes, ...] | None:
     """Return the field names ``Vary`` nominates (RFC 9110 §12.5.5).
 
