@@ -9,7 +9,7 @@ from ._async._transport import AsyncCacheTransport
 from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError, StorageError
 from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
 from ._options import CacheOptions
-from ._serializers import JSONSerializer, Serializer
+from ._serializers import JSONSerializer, PickleSerializer, Serializer, YAMLSerializer
 from ._sync._client import CacheClient
 from ._sync._in_memory import InMemoryStorage
 from ._sync._storage import EntryWriter, ManagedStorage, Storage
@@ -35,6 +35,7 @@ __all__ = [
     "InMemoryStorage",
     "JSONSerializer",
     "ManagedStorage",
+    "PickleSerializer",
     "RequestHead",
     "ResponseHead",
     "SerializationError",
@@ -42,6 +43,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageStats",
+    "YAMLSerializer",
     "__version__",
 ]
 

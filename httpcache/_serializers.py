@@ -9,12 +9,21 @@ foreign, or of an unknown version); storages turn that into a cache miss.
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from ._exceptions import SerializationError
+from ._exceptions import ConfigurationError, SerializationError
 from ._models import Entry, Headers, RequestHead, ResponseHead
 
-__all__ = ["FORMAT_VERSION", "JSONSerializer", "Serializer", "entry_from_dict", "entry_to_dict"]
+__all__ = [
+    "FORMAT_VERSION",
+    "JSONSerializer",
+    "PickleSerializer",
+    "Serializer",
+    "YAMLSerializer",
+    "entry_from_dict",
+    "entry_to_dict",
+]
 
 FORMAT_VERSION = 1
 """Version of the record layout inside every serializer's envelope."""
@@ -164,3 +173,60 @@ class JSONSerializer:
 
     def __repr__(self) -> str:
         return "JSONSerializer()"
+
+
+class PickleSerializer:
+    """A compact binary record made with :mod:`pickle`.
+
+    Warning:
+        Unpickling runs code chosen by whoever wrote the record. Use this
+        serializer only for stores that you alone can write to; never for a
+        shared directory, bucket or Redis that others can reach.
+    """
+
+    def dumps(self, entry: Entry) -> bytes:
+        """Return the pickled envelope for ``entry``."""
+        return pickle.dumps(entry_to_dict(entry), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def loads(self, data: bytes) -> Entry:
+        """Return the entry in a pickled record; raise :class:`SerializationError` if unreadable."""
+        try:
+            decoded = pickle.loads(data)  # documented: trusted stores only
+        except Exception as exc:  # pickle raises nearly anything on garbage
+            raise SerializationError(f"not a pickle record: {exc!r}") from exc
+        return entry_from_dict(decoded)
+
+    def __repr__(self) -> str:
+        return "PickleSerializer()"
+
+
+class YAMLSerializer:
+    """A readable YAML record (needs the ``yaml`` extra: ``pip install 'httpcache[yaml]'``).
+
+    Uses ``yaml.safe_dump``/``yaml.safe_load`` only: no object tags are written or read.
+    """
+
+    def __init__(self) -> None:
+        try:
+            import yaml
+        except ImportError as exc:  # pragma: no cover - exercised with the extra missing
+            raise ConfigurationError(
+                "YAMLSerializer needs PyYAML: pip install 'httpcache[yaml]'"
+            ) from exc
+        self._yaml = yaml
+
+    def dumps(self, entry: Entry) -> bytes:
+        """Return the YAML record for ``entry``."""
+        text: str = self._yaml.safe_dump(entry_to_dict(entry), sort_keys=False, allow_unicode=False)
+        return text.encode("utf-8")
+
+    def loads(self, data: bytes) -> Entry:
+        """Return the entry in a YAML record; raise :class:`SerializationError` if unreadable."""
+        try:
+            decoded = self._yaml.safe_load(data)
+        except (self._yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+            raise SerializationError(f"not a YAML record: {exc}") from exc
+        return entry_from_dict(decoded)
+
+    def __repr__(self) -> str:
+        return "YAMLSerializer()"

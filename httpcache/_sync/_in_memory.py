@@ -19,13 +19,27 @@ __all__ = ["InMemoryStorage"]
 
 logger = logging.getLogger("httpcache.storage")
 
-_Slot = tuple[str, str]
+_Slot = tuple[str, str, str]  # (namespace, key, variant)
 
 
 @dataclass(slots=True)
 class _Record:
     entry: Entry | bytes  # the entry itself, or its serialized form with a serializer
     body: bytes
+
+
+class _Core:
+    """State shared by a storage and every namespace made from it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.records: OrderedDict[_Slot, _Record] = OrderedDict()
+        self.variants: dict[tuple[str, str], dict[str, None]] = {}
+        self.bytes = 0
+
+
+def _within(namespace: str, root: str) -> bool:
+    return not root or namespace == root or namespace.startswith(root + "/")
 
 
 def _single_chunk(body: bytes) -> Iterator[bytes]:
@@ -46,6 +60,10 @@ class InMemoryStorage:
         serializer: Serialize heads on the way in (to test a serializer, or to
             keep entries immutable across processes' expectations).
         clock: Source of the current time for ``ttl``.
+
+    :meth:`with_namespace` makes a child that shares this storage's memory,
+    capacity and lock; its ``clear()`` touches only its own namespace and its
+    children's.
     """
 
     def __init__(
@@ -68,10 +86,30 @@ class InMemoryStorage:
         self.ttl = ttl
         self._serializer = serializer
         self._clock = clock
-        self._lock = threading.Lock()
-        self._records: OrderedDict[_Slot, _Record] = OrderedDict()
-        self._variants: dict[str, dict[str, None]] = {}
-        self._bytes = 0
+        self._core = _Core()
+        self._lock = self._core.lock
+        self._namespace = ""
+
+    @property
+    def namespace(self) -> str:
+        """This storage's namespace (``""`` for the root)."""
+        return self._namespace
+
+    def with_namespace(self, name: str) -> InMemoryStorage:
+        """Return a child storage whose entries live under namespace ``name``."""
+        if not name or "/" in name:
+            raise ConfigurationError("a namespace name must be non-empty and contain no '/'")
+        child = InMemoryStorage(
+            capacity=self.capacity,
+            max_bytes=self.max_bytes,
+            ttl=self.ttl,
+            serializer=self._serializer,
+            clock=self._clock,
+        )
+        child._core = self._core
+        child._lock = self._core.lock
+        child._namespace = f"{self._namespace}/{name}" if self._namespace else name
+        return child
 
     # -- helpers (called with the lock held) ------------------------------
 
@@ -85,31 +123,34 @@ class InMemoryStorage:
             logger.warning("dropping an unreadable cache record: %s", exc)
             return None
 
+    def _slot(self, key: str, variant: str) -> _Slot:
+        return (self._namespace, key, variant)
+
     def _drop(self, slot: _Slot) -> None:
-        record = self._records.pop(slot, None)
+        record = self._core.records.pop(slot, None)
         if record is None:
             return
-        self._bytes -= len(record.body)
-        variants = self._variants.get(slot[0])
+        self._core.bytes -= len(record.body)
+        variants = self._core.variants.get(slot[:2])
         if variants is not None:
-            variants.pop(slot[1], None)
+            variants.pop(slot[2], None)
             if not variants:
-                del self._variants[slot[0]]
+                del self._core.variants[slot[:2]]
 
     def _insert(self, entry: Entry, body: bytes) -> None:
-        slot = (entry.key, entry.variant)
+        slot = self._slot(entry.key, entry.variant)
         self._drop(slot)
         stored: Entry | bytes = entry if self._serializer is None else self._serializer.dumps(entry)
-        self._records[slot] = _Record(stored, body)
-        self._variants.setdefault(entry.key, {})[entry.variant] = None
-        self._bytes += len(body)
-        while len(self._records) > self.capacity or (
-            self.max_bytes is not None and self._bytes > self.max_bytes
+        self._core.records[slot] = _Record(stored, body)
+        self._core.variants.setdefault(slot[:2], {})[entry.variant] = None
+        self._core.bytes += len(body)
+        while len(self._core.records) > self.capacity or (
+            self.max_bytes is not None and self._core.bytes > self.max_bytes
         ):
-            self._drop(next(iter(self._records)))
+            self._drop(next(iter(self._core.records)))
 
     def _live(self, slot: _Slot, now: float) -> tuple[_Record, Entry] | None:
-        record = self._records.get(slot)
+        record = self._core.records.get(slot)
         if record is None:
             return None
         entry = self._decode(record)
@@ -125,8 +166,8 @@ class InMemoryStorage:
         now = self._clock()
         found: list[Entry] = []
         with self._lock:
-            for variant in list(self._variants.get(key, ())):
-                live = self._live((key, variant), now)
+            for variant in list(self._core.variants.get((self._namespace, key), ())):
+                live = self._live(self._slot(key, variant), now)
                 if live is not None:
                     found.append(live[1])
         return found
@@ -137,30 +178,30 @@ class InMemoryStorage:
 
     def open_body(self, entry: Entry) -> Iterator[bytes] | None:
         """Return the body of ``entry`` as one chunk, or ``None`` if it is gone."""
-        slot = (entry.key, entry.variant)
+        slot = self._slot(entry.key, entry.variant)
         with self._lock:
-            record = self._records.get(slot)
+            record = self._core.records.get(slot)
             if record is None:
                 return None
-            self._records.move_to_end(slot)
+            self._core.records.move_to_end(slot)
             body = record.body
         return _single_chunk(body)
 
     def update_entry(self, entry: Entry) -> None:
         """Replace a stored variant's head and metadata, keeping its body."""
-        slot = (entry.key, entry.variant)
+        slot = self._slot(entry.key, entry.variant)
         with self._lock:
-            record = self._records.get(slot)
+            record = self._core.records.get(slot)
             if record is None:
                 return
             record.entry = entry if self._serializer is None else self._serializer.dumps(entry)
-            self._records.move_to_end(slot)
+            self._core.records.move_to_end(slot)
 
     def record_hit(self, entry: Entry) -> None:
         """Count a hit and mark the variant most recently used."""
-        slot = (entry.key, entry.variant)
+        slot = self._slot(entry.key, entry.variant)
         with self._lock:
-            record = self._records.get(slot)
+            record = self._core.records.get(slot)
             if record is None:
                 return
             current = self._decode(record)
@@ -169,14 +210,15 @@ class InMemoryStorage:
                 record.entry = (
                     updated if self._serializer is None else self._serializer.dumps(updated)
                 )
-            self._records.move_to_end(slot)
+            self._core.records.move_to_end(slot)
 
     def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
         with self._lock:
-            names = list(self._variants.get(key, ())) if variants is None else list(variants)
+            own = self._core.variants.get((self._namespace, key), {})
+            names = list(own) if variants is None else list(variants)
             for variant in names:
-                self._drop((key, variant))
+                self._drop(self._slot(key, variant))
 
     def close(self) -> None:
         """Release nothing: entries live as long as the object. Safe to call twice."""
@@ -187,7 +229,11 @@ class InMemoryStorage:
         """Yield stored entries whose URL matches the glob ``pattern`` (all when None)."""
         now = self._clock()
         with self._lock:
-            entries = [live[1] for slot in list(self._records) if (live := self._live(slot, now))]
+            entries = [
+                live[1]
+                for slot in list(self._core.records)
+                if _within(slot[0], self._namespace) and (live := self._live(slot, now))
+            ]
         for entry in entries:
             if pattern is None or fnmatch.fnmatchcase(entry.request.url, pattern):
                 yield entry
@@ -196,22 +242,26 @@ class InMemoryStorage:
         """Remove entries past their storage lifetime; return how many."""
         now = self._clock()
         with self._lock:
-            before = len(self._records)
-            for slot in list(self._records):
-                self._live(slot, now)
-            return before - len(self._records)
+            before = len(self._core.records)
+            for slot in list(self._core.records):
+                if _within(slot[0], self._namespace):
+                    self._live(slot, now)
+            return before - len(self._core.records)
 
     def clear(self) -> None:
-        """Remove every entry."""
+        """Remove every entry of this namespace and its children."""
         with self._lock:
-            self._records.clear()
-            self._variants.clear()
-            self._bytes = 0
+            for slot in list(self._core.records):
+                if _within(slot[0], self._namespace):
+                    self._drop(slot)
 
     def stats(self) -> StorageStats:
         """Return entry and byte counts."""
         with self._lock:
-            return StorageStats(entries=len(self._records), bytes=self._bytes)
+            mine = [
+                r for slot, r in self._core.records.items() if _within(slot[0], self._namespace)
+            ]
+            return StorageStats(entries=len(mine), bytes=sum(len(r.body) for r in mine))
 
     def health(self) -> bool:
         """Memory is always reachable."""
@@ -224,7 +274,7 @@ class InMemoryStorage:
         self.close()
 
     def __repr__(self) -> str:
-        return f"InMemoryStorage(capacity={self.capacity}, entries={len(self._records)})"
+        return f"InMemoryStorage(capacity={self.capacity}, entries={len(self._core.records)})"
 
 
 class MemoryWriter:

@@ -1,0 +1,344 @@
+"""One contract, every backend: what any storage must do for the cache (DESIGN §3).
+
+Parametrised over ``storage_backends.BACKENDS`` x the serializers each takes;
+the generated ``tests/_sync`` copy runs the same contract against the sync twins.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import httpcache
+from httpcache import CacheOptions, Entry, RequestHead, ResponseHead
+from tests._sync.storage_backends import BACKENDS, SERIALIZERS, Backend, Context, FakeClock
+
+COMBINATIONS = [
+    pytest.param((backend, serializer), id=f"{backend.name}-{serializer}")
+    for backend in BACKENDS
+    for serializer in backend.serializers
+]
+PERSISTENT = [p for p in COMBINATIONS if p.values[0][1] != "none"]
+MiB = 1024 * 1024
+
+
+class Harness:
+    """One storage under test plus the means to build more of the same kind."""
+
+    def __init__(self, backend: Backend, serializer: str, tmp_path: Path) -> None:
+        self.backend = backend
+        factory = SERIALIZERS[serializer]
+        self.clock = FakeClock()
+        self.ctx = Context(
+            tmp_path=tmp_path,
+            clock=self.clock,
+            namespace=f"t-{uuid.uuid4().hex[:12]}",
+            serializer=None if factory is None else factory(),
+        )
+        self.opened: list[Any] = []
+
+    def storage(self, ttl: float | None = None) -> Any:
+        storage = self.backend.build(self.ctx, ttl)
+        self.opened.append(storage)
+        return storage
+
+    def close(self) -> None:
+        for storage in self.opened:
+            storage.clear()
+            storage.close()
+
+
+@pytest.fixture(params=COMBINATIONS)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    backend, serializer = request.param
+    h = Harness(backend, serializer, tmp_path)
+    yield h
+    h.close()
+
+
+@pytest.fixture(params=PERSISTENT)
+def serialized(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    backend, serializer = request.param
+    h = Harness(backend, serializer, tmp_path)
+    yield h
+    h.close()
+
+
+_counter = itertools.count()
+
+
+def make_entry(
+    url: str = "http://example.com/a",
+    *,
+    variant: str | None = None,
+    headers: tuple[tuple[bytes, bytes], ...] = ((b"Cache-Control", b"max-age=60"),),
+    created_at: float = 1_000_000.0,
+    ttl: float | None = None,
+) -> Entry:
+    return Entry(
+        key=url,
+        variant=variant or f"v{next(_counter)}",
+        request=RequestHead("GET", url, ((b"accept-language", b"en"),)),
+        response=ResponseHead(200, headers, "OK"),
+        request_time=created_at,
+        response_time=created_at,
+        created_at=created_at,
+        ttl=ttl,
+    )
+
+
+def put(storage: Any, entry: Entry, body: bytes = b"hello", chunk: int = 65536) -> Entry:
+    writer = storage.open_writer(entry)
+    for start in range(0, len(body), chunk):
+        writer.write(body[start : start + chunk])
+    committed: Entry = writer.commit()
+    return committed
+
+
+def body_of(storage: Any, entry: Entry) -> bytes | None:
+    chunks = storage.open_body(entry)
+    if chunks is None:
+        return None
+    return b"".join([chunk for chunk in chunks])
+
+
+def listed(storage: Any, pattern: str | None = None) -> list[Entry]:
+    return [entry for entry in storage.iter_entries(pattern)]
+
+
+# -- storing and reading -----------------------------------------------------------
+
+
+def test_storage_committed_entry_is_returned_with_body(harness: Harness) -> None:
+    storage = harness.storage()
+    entry = make_entry()
+    committed = put(storage, entry, b"hello world")
+    assert committed.size == 11
+    [found] = storage.get_entries(entry.key)
+    assert found.response == entry.response
+    assert found.request == entry.request
+    assert found.size == 11
+    assert body_of(storage, found) == b"hello world"
+
+
+def test_storage_uncommitted_entry_is_invisible(harness: Harness) -> None:
+    storage = harness.storage()
+    entry = make_entry()
+    writer = storage.open_writer(entry)
+    writer.write(b"partial")
+    assert storage.get_entries(entry.key) == []
+    writer.abort()
+    assert storage.get_entries(entry.key) == []
+    assert listed(storage) == []
+
+
+def test_storage_variants_of_one_key_are_kept_apart(harness: Harness) -> None:
+    storage = harness.storage()
+    en = make_entry(variant="en")
+    de = make_entry(variant="de")
+    put(storage, en, b"english")
+    put(storage, de, b"deutsch")
+    found = {e.variant: e for e in storage.get_entries(en.key)}
+    assert set(found) == {"en", "de"}
+    assert body_of(storage, found["de"]) == b"deutsch"
+    storage.delete_entries(en.key, ["en"])
+    assert [e.variant for e in storage.get_entries(en.key)] == ["de"]
+    storage.delete_entries(en.key)
+    assert storage.get_entries(en.key) == []
+
+
+def test_storage_same_variant_replaces_previous(harness: Harness) -> None:
+    storage = harness.storage()
+    put(storage, make_entry(variant="x"), b"old")
+    put(storage, make_entry(variant="x"), b"new body")
+    [found] = storage.get_entries("http://example.com/a")
+    assert body_of(storage, found) == b"new body"
+
+
+def test_storage_update_entry_changes_head_keeps_body(harness: Harness) -> None:
+    storage = harness.storage()
+    committed = put(storage, make_entry(), b"body")
+    fresher = replace(
+        committed,
+        response=ResponseHead(200, ((b"Cache-Control", b"max-age=600"),), "OK"),
+        response_time=committed.response_time + 5,
+    )
+    storage.update_entry(fresher)
+    [found] = storage.get_entries(committed.key)
+    assert found.response.headers == ((b"Cache-Control", b"max-age=600"),)
+    assert body_of(storage, found) == b"body"
+
+
+def test_storage_record_hit_counts(harness: Harness) -> None:
+    storage = harness.storage()
+    committed = put(storage, make_entry())
+    storage.record_hit(committed)
+    storage.record_hit(committed)
+    [found] = storage.get_entries(committed.key)
+    assert found.hits == 2
+
+
+def test_storage_missing_entry_operations_are_harmless(harness: Harness) -> None:
+    storage = harness.storage()
+    ghost = make_entry("http://example.com/ghost")
+    assert storage.get_entries(ghost.key) == []
+    assert storage.open_body(ghost) is None
+    storage.update_entry(ghost)
+    storage.record_hit(ghost)
+    storage.delete_entries(ghost.key)
+    assert storage.get_entries(ghost.key) == []
+
+
+# -- expiry ------------------------------------------------------------------------
+
+
+def test_storage_ttl_expires_entries_and_delete_expired_counts(harness: Harness) -> None:
+    storage = harness.storage(ttl=10)
+    now = harness.clock.now
+    put(storage, make_entry("http://example.com/old", created_at=now))
+    harness.clock.advance(8)
+    put(storage, make_entry("http://example.com/new", created_at=harness.clock.now))
+    harness.clock.advance(3)  # old is 11 s old, new 3 s
+    assert storage.get_entries("http://example.com/old") == []
+    assert len(storage.get_entries("http://example.com/new")) == 1
+    harness.clock.advance(10)
+    removed = storage.delete_expired()
+    assert removed >= 1
+    assert listed(storage) == []
+
+
+def test_storage_entry_ttl_overrides_storage_ttl(harness: Harness) -> None:
+    storage = harness.storage(ttl=1000)
+    now = harness.clock.now
+    put(storage, make_entry(created_at=now, ttl=5))
+    harness.clock.advance(6)
+    assert storage.get_entries("http://example.com/a") == []
+
+
+# -- management ----------------------------------------------------------------------
+
+
+def test_storage_iter_entries_matches_url_glob(harness: Harness) -> None:
+    storage = harness.storage()
+    put(storage, make_entry("http://example.com/api/1"))
+    put(storage, make_entry("http://example.com/api/2"))
+    put(storage, make_entry("http://example.com/static/x.css"))
+    assert len(listed(storage)) == 3
+    api = listed(storage, "http://example.com/api/*")
+    assert sorted(e.request.url for e in api) == [
+        "http://example.com/api/1",
+        "http://example.com/api/2",
+    ]
+
+
+def test_storage_stats_count_entries_and_bytes(harness: Harness) -> None:
+    storage = harness.storage()
+    put(storage, make_entry("http://example.com/1"), b"x" * 100)
+    put(storage, make_entry("http://example.com/2"), b"y" * 50)
+    stats = storage.stats()
+    assert stats.entries == 2
+    assert stats.bytes >= 150
+
+
+def test_storage_clear_touches_only_its_namespace(harness: Harness) -> None:
+    storage = harness.storage()
+    left = storage.with_namespace("left")
+    right = storage.with_namespace("right")
+    put(left, make_entry("http://example.com/l"))
+    put(right, make_entry("http://example.com/r"))
+    put(storage, make_entry("http://example.com/root"))
+    left.clear()
+    assert left.get_entries("http://example.com/l") == []
+    assert len(right.get_entries("http://example.com/r")) == 1
+    assert len(storage.get_entries("http://example.com/root")) == 1
+    assert [e.request.url for e in listed(right)] == ["http://example.com/r"]
+    storage.clear()  # the parent's clear reaches its children
+    assert right.get_entries("http://example.com/r") == []
+
+
+def test_storage_health_and_close_twice(harness: Harness) -> None:
+    storage = harness.storage()
+    assert storage.health() is True
+    storage.close()
+    storage.close()
+
+
+def test_storage_large_body_round_trips(harness: Harness) -> None:
+    if not harness.backend.large_bodies:
+        pytest.fail(f"{harness.backend.name} must store 20 MiB bodies")
+    storage = harness.storage()
+    body = bytes(range(256)) * (20 * MiB // 256)
+    committed = put(storage, make_entry(), body, chunk=MiB)
+    assert committed.size == len(body)
+    [found] = storage.get_entries(committed.key)
+    assert body_of(storage, found) == body
+
+
+def test_storage_corrupt_record_is_a_logged_miss(
+    serialized: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = serialized.storage()
+    committed = put(storage, make_entry())
+    serialized.backend.corrupt(storage, committed)
+    with caplog.at_level(logging.WARNING, logger="httpcache"):
+        assert storage.get_entries(committed.key) == []
+    assert any(r.levelno == logging.WARNING for r in caplog.records)
+    assert listed(storage) == []
+
+
+# -- through the transport -------------------------------------------------------------
+
+
+def origin() -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"', "Cache-Control": "max-age=10"})
+        lang = request.headers.get("accept-language", "none")
+        return httpx.Response(
+            200,
+            headers={"Cache-Control": "max-age=10", "ETag": '"v1"', "Vary": "Accept-Language"},
+            content=f"body-{lang}".encode(),
+        )
+
+    return httpx.MockTransport(handler), seen
+
+
+def test_storage_through_transport_hit_variants_304_and_invalidation(
+    harness: Harness,
+) -> None:
+    storage = harness.storage()
+    mock, seen = origin()
+    options = CacheOptions(clock=harness.clock)
+    with httpcache.CacheClient(
+        transport=mock, storage=storage, options=options
+    ) as client:
+        for lang in ("en", "de"):
+            r = client.get("http://example.com/a", headers={"Accept-Language": lang})
+            assert r.text == f"body-{lang}"
+        for lang in ("en", "de"):
+            r = client.get("http://example.com/a", headers={"Accept-Language": lang})
+            assert r.extensions["from_cache"] is True
+            assert r.text == f"body-{lang}"
+        assert len(seen) == 2
+
+        harness.clock.advance(20)
+        r = client.get("http://example.com/a", headers={"Accept-Language": "en"})
+        assert r.extensions["revalidated"] is True
+        assert r.text == "body-en"
+        assert seen[-1].headers["if-none-match"] == '"v1"'
+        r = client.get("http://example.com/a", headers={"Accept-Language": "en"})
+        assert r.extensions["from_cache"] is True
+
+        client.post("http://example.com/a")
+        assert storage.get_entries("http://example.com/a") == []
