@@ -10,6 +10,7 @@ from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError,
 from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
 from ._options import CacheOptions
 from ._serializers import JSONSerializer, PickleSerializer, Serializer, YAMLSerializer
+from ._storage_url import async_storage_from_url, storage_from_url
 from ._sync._client import CacheClient
 from ._sync._in_memory import InMemoryStorage
 from ._sync._storage import EntryWriter, ManagedStorage, Storage
@@ -45,6 +46,8 @@ __all__ = [
     "StorageStats",
     "YAMLSerializer",
     "__version__",
+    "async_storage_from_url",
+    "storage_from_url",
 ]
 
 for _name in __all__:

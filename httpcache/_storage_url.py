@@ -1,0 +1,206 @@
+"""Build a storage from a URL (DESIGN §3): what the CLI and configuration use.
+
+========================================  ==========================================
+URL                                       storage
+========================================  ==========================================
+``memory://?capacity=500``                ``InMemoryStorage(capacity=500)``
+``file:///var/cache/app`` or a plain path ``FileStorage(base_path="/var/cache/app")``
+``sqlite:///cache.db``                    ``SQLiteStorage(path="cache.db")``
+``sqlite:////abs/cache.db``               ``SQLiteStorage(path="/abs/cache.db")``
+``redis://host:6379/0?namespace=x``       ``RedisStorage(client=<from the URL>, namespace="x")``
+``s3://bucket/prefix``                    ``S3Storage(bucket_name="bucket", key_prefix="prefix/")``
+========================================  ==========================================
+
+Every URL takes ``ttl=<seconds>``. Parsing is pure (:func:`parse_storage_url`);
+the backends are imported only when built, so a missing extra is reported as a
+:class:`~httpcache.ConfigurationError` naming it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from ._exceptions import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._async._storage import AsyncManagedStorage
+    from ._sync._storage import ManagedStorage
+
+__all__ = ["StorageSpec", "async_storage_from_url", "parse_storage_url", "storage_from_url"]
+
+_SCHEMES = ("memory", "file", "sqlite", "redis", "rediss", "s3")
+
+# scheme -> (sync module, sync class, async module, async class, extra)
+_BACKENDS: dict[str, tuple[str, str, str, str, str | None]] = {
+    "memory": (
+        "httpcache._sync._in_memory",
+        "InMemoryStorage",
+        "httpcache._async._in_memory",
+        "AsyncInMemoryStorage",
+        None,
+    ),
+    "file": (
+        "httpcache._sync._file",
+        "FileStorage",
+        "httpcache._async._file",
+        "AsyncFileStorage",
+        None,
+    ),
+    "sqlite": (
+        "httpcache._sqlite_sync",
+        "SQLiteStorage",
+        "httpcache._sqlite_async",
+        "AsyncSQLiteStorage",
+        "sqlite",
+    ),
+    "redis": (
+        "httpcache._sync._redis",
+        "RedisStorage",
+        "httpcache._async._redis",
+        "AsyncRedisStorage",
+        "redis",
+    ),
+    "s3": ("httpcache._s3_sync", "S3Storage", "httpcache._s3_async", "AsyncS3Storage", "s3"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSpec:
+    """What a storage URL asks for: a backend name and its keyword arguments.
+
+    ``client_url`` is set for Redis: the URL (without httpcache's own query
+    parameters) to build the client from.
+    """
+
+    backend: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    client_url: str | None = None
+
+
+def _number(name: str, value: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"storage URL parameter {name}={value!r} is not a number"
+        ) from None
+    if number < 0:
+        raise ConfigurationError(f"storage URL parameter {name} must not be negative")
+    return number
+
+
+def parse_storage_url(url: str) -> StorageSpec:
+    """Parse a storage URL or a plain directory path into a :class:`StorageSpec`.
+
+    Raises:
+        ConfigurationError: for an unknown scheme, a missing bucket or path, or
+            a malformed parameter.
+    """
+    if "://" not in url:
+        if not url:
+            raise ConfigurationError("an empty storage URL")
+        return StorageSpec("file", {"base_path": url})
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise ConfigurationError(
+            f"unknown storage URL scheme {parts.scheme!r}: expected one of "
+            + ", ".join(f"{s}://" for s in _SCHEMES if s != "rediss")
+        )
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    kwargs: dict[str, Any] = {}
+    if "ttl" in query:
+        kwargs["ttl"] = _number("ttl", query.pop("ttl"), float)
+
+    if scheme == "memory":
+        if "capacity" in query:
+            kwargs["capacity"] = _number("capacity", query.pop("capacity"), int)
+        if "max_bytes" in query:
+            kwargs["max_bytes"] = _number("max_bytes", query.pop("max_bytes"), int)
+        spec = StorageSpec("memory", kwargs)
+    elif scheme == "file":
+        path = parts.netloc + parts.path if parts.netloc not in ("", "localhost") else parts.path
+        if not path:
+            raise ConfigurationError("a file:// storage URL needs a directory path")
+        kwargs["base_path"] = path
+        spec = StorageSpec("file", kwargs)
+    elif scheme == "sqlite":
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if not path:
+            raise ConfigurationError(
+                "a sqlite:// storage URL needs a database path: sqlite:///cache.db"
+            )
+        kwargs["path"] = path
+        if "table_name" in query:
+            kwargs["table_name"] = query.pop("table_name")
+        spec = StorageSpec("sqlite", kwargs)
+    elif scheme in ("redis", "rediss"):
+        if "namespace" in query:
+            kwargs["namespace"] = query.pop("namespace")
+        client_query = "&".join(f"{k}={v}" for k, v in query.items())
+        query = {}
+        client_url = urlunsplit((parts.scheme, parts.netloc, parts.path, client_query, ""))
+        spec = StorageSpec("redis", kwargs, client_url=client_url)
+    else:  # s3
+        if not parts.netloc:
+            raise ConfigurationError("an s3:// storage URL needs a bucket: s3://bucket/prefix")
+        kwargs["bucket_name"] = parts.netloc
+        prefix = parts.path.strip("/")
+        if prefix:
+            kwargs["key_prefix"] = prefix + "/"
+        if "endpoint_url" in query:
+            kwargs["endpoint_url"] = query.pop("endpoint_url")
+        spec = StorageSpec("s3", kwargs)
+    if query:
+        raise ConfigurationError(
+            f"unknown parameter(s) for a {scheme}:// storage URL: {', '.join(sorted(query))}"
+        )
+    return spec
+
+
+def _storage_class(backend: str, *, asynchronous: bool) -> Any:
+    sync_module, sync_name, async_module, async_name, extra = _BACKENDS[backend]
+    module_name, name = (async_module, async_name) if asynchronous else (sync_module, sync_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f": pip install 'httpcache[{extra}]'" if extra else ""
+        raise ConfigurationError(f"the {backend} storage is not available{hint} ({exc})") from exc
+    return getattr(module, name)
+
+
+def _redis_client(client_url: str, *, asynchronous: bool) -> Any:
+    try:
+        module = importlib.import_module("redis.asyncio" if asynchronous else "redis")
+    except ImportError as exc:
+        raise ConfigurationError("the redis storage needs: pip install 'httpcache[redis]'") from exc
+    return module.Redis.from_url(client_url)
+
+
+def _build(url: str, *, asynchronous: bool) -> Any:
+    spec = parse_storage_url(url)
+    cls = _storage_class(spec.backend, asynchronous=asynchronous)
+    kwargs = dict(spec.kwargs)
+    if spec.client_url is not None:
+        kwargs["client"] = _redis_client(spec.client_url, asynchronous=asynchronous)
+    storage = cls(**kwargs)
+    if spec.client_url is not None:
+        storage._owns_client = True  # the URL made the client: closing the storage closes it
+    return storage
+
+
+def storage_from_url(url: str) -> ManagedStorage:
+    """Return the sync storage a URL names (see the module docstring for the forms).
+
+    Raises:
+        ConfigurationError: for an unknown scheme, bad parameters or a missing extra.
+    """
+    return cast("ManagedStorage", _build(url, asynchronous=False))
+
+
+def async_storage_from_url(url: str) -> AsyncManagedStorage:
+    """Return the async storage a URL names (see :func:`storage_from_url`)."""
+    return cast("AsyncManagedStorage", _build(url, asynchronous=True))

@@ -1,0 +1,74 @@
+"""storage_from_url: the URL forms of DESIGN §3 and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import httpcache
+from httpcache import ConfigurationError
+from httpcache._storage_url import StorageSpec, parse_storage_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("memory://", StorageSpec("memory", {}), id="memory"),
+        pytest.param(
+            "memory://?capacity=500&ttl=60",
+            StorageSpec("memory", {"capacity": 500, "ttl": 60.0}),
+            id="memory-params",
+        ),
+        pytest.param("./.cache-dir", StorageSpec("file", {"base_path": "./.cache-dir"}), id="path"),
+        pytest.param(
+            "file:///var/cache/app", StorageSpec("file", {"base_path": "/var/cache/app"}), id="file"
+        ),
+        pytest.param(
+            "sqlite:///cache.db", StorageSpec("sqlite", {"path": "cache.db"}), id="sqlite"
+        ),
+        pytest.param(
+            "sqlite:////abs/cache.db?ttl=5",
+            StorageSpec("sqlite", {"path": "/abs/cache.db", "ttl": 5.0}),
+            id="sqlite-absolute",
+        ),
+        pytest.param(
+            "redis://127.0.0.1:6379/0?namespace=x",
+            StorageSpec("redis", {"namespace": "x"}, client_url="redis://127.0.0.1:6379/0"),
+            id="redis",
+        ),
+        pytest.param(
+            "s3://bucket/some/prefix",
+            StorageSpec("s3", {"bucket_name": "bucket", "key_prefix": "some/prefix/"}),
+            id="s3",
+        ),
+    ],
+)
+def test_parse_storage_url_known_forms_give_backend_and_arguments(
+    url: str, expected: StorageSpec
+) -> None:
+    assert parse_storage_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param("ftp://host/x", "unknown storage URL scheme 'ftp'", id="unknown-scheme"),
+        pytest.param("s3://", "needs a bucket", id="s3-no-bucket"),
+        pytest.param("sqlite://", "needs a database path", id="sqlite-no-path"),
+        pytest.param("memory://?ttl=soon", "not a number", id="bad-ttl"),
+        pytest.param("memory://?capacity=-1", "must not be negative", id="negative"),
+        pytest.param("memory://?colour=blue", "unknown parameter(s)", id="unknown-parameter"),
+        pytest.param("", "empty", id="empty"),
+    ],
+)
+def test_parse_storage_url_bad_input_raises_configuration_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_storage_url(url)
+
+
+def test_storage_from_url_memory_builds_sync_and_async_storages() -> None:
+    sync = httpcache.storage_from_url("memory://?capacity=7")
+    assert isinstance(sync, httpcache.InMemoryStorage)
+    assert sync.capacity == 7
+    asynchronous = httpcache.async_storage_from_url("memory://?capacity=9")
+    assert isinstance(asynchronous, httpcache.AsyncInMemoryStorage)
+    assert asynchronous.capacity == 9
