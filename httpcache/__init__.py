@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._async._client import AsyncCacheClient
+from ._async._file import AsyncFileStorage
 from ._async._in_memory import AsyncInMemoryStorage
 from ._async._storage import AsyncEntryWriter, AsyncManagedStorage, AsyncStorage
 from ._async._transport import AsyncCacheTransport
@@ -12,6 +13,7 @@ from ._options import CacheOptions
 from ._serializers import JSONSerializer, PickleSerializer, Serializer, YAMLSerializer
 from ._storage_url import async_storage_from_url, storage_from_url
 from ._sync._client import CacheClient
+from ._sync._file import FileStorage
 from ._sync._in_memory import InMemoryStorage
 from ._sync._storage import EntryWriter, ManagedStorage, Storage
 from ._sync._transport import CacheTransport
@@ -22,6 +24,7 @@ __all__ = [
     "AsyncCacheClient",
     "AsyncCacheTransport",
     "AsyncEntryWriter",
+    "AsyncFileStorage",
     "AsyncInMemoryStorage",
     "AsyncManagedStorage",
     "AsyncStorage",
@@ -31,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "Entry",
     "EntryWriter",
+    "FileStorage",
     "HTTPCacheError",
     "Headers",
     "InMemoryStorage",

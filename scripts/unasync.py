@@ -47,6 +47,7 @@ SUBS: list[tuple[str, str]] = [
     ("async for", "for"),
     ("await ", ""),
     ("aclose", "close"),
+    ("arun_blocking", "run_blocking"),
     ("aread", "read"),
     ("aiter_bytes", "iter_bytes"),
     ("handle_async_request", "handle_request"),

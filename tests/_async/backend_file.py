@@ -1,0 +1,21 @@
+"""The file backend of the storage contract suite: a fresh directory per test."""
+
+from __future__ import annotations
+
+from httpcache import Entry
+from httpcache._async._file import AsyncFileStorage
+from tests._async.storage_backends import Backend, Context
+
+
+async def build(ctx: Context, ttl: float | None) -> AsyncFileStorage:
+    root = AsyncFileStorage(
+        base_path=ctx.tmp_path / "cache", ttl=ttl, serializer=ctx.serializer, clock=ctx.clock
+    )
+    return root.with_namespace(ctx.namespace)
+
+
+async def corrupt(storage: AsyncFileStorage, entry: Entry) -> None:
+    storage._head_path(entry.key, entry.variant).write_bytes(b"\x00not a record")
+
+
+BACKEND = Backend("file", build, corrupt)

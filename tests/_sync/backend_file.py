@@ -1,0 +1,21 @@
+"""The file backend of the storage contract suite: a fresh directory per test."""
+
+from __future__ import annotations
+
+from httpcache import Entry
+from httpcache._sync._file import FileStorage
+from tests._sync.storage_backends import Backend, Context
+
+
+def build(ctx: Context, ttl: float | None) -> FileStorage:
+    root = FileStorage(
+        base_path=ctx.tmp_path / "cache", ttl=ttl, serializer=ctx.serializer, clock=ctx.clock
+    )
+    return root.with_namespace(ctx.namespace)
+
+
+def corrupt(storage: FileStorage, entry: Entry) -> None:
+    storage._head_path(entry.key, entry.variant).write_bytes(b"\x00not a record")
+
+
+BACKEND = Backend("file", build, corrupt)

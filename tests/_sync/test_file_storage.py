@@ -1,0 +1,580 @@
+"""FileStorage: permissions, hashed paths, atomic writes, amortised sweeps, processes.
+
+The behaviour every storage shares is in test_storage_contract.py; these tests cover
+what only the file backend promises (DESIGN §3, §5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import multiprocessing
+import os
+import shutil
+import stat
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from httpcache import (
+    ManagedStorage,
+    Storage,
+    ConfigurationError,
+    Entry,
+    JSONSerializer,
+    RequestHead,
+    ResponseHead,
+    StorageError,
+)
+from httpcache import _file_layout as layout
+from httpcache._sync._file import FileStorage
+
+from .support import BASE, T0, Clock
+
+KiB = 1024
+POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+
+
+def make_entry(path: str = "/a", variant: str = "v", *, at: float = T0, body: bytes = b"") -> Entry:
+    return Entry(
+        key=BASE + path,
+        variant=variant,
+        request=RequestHead("GET", BASE + path),
+        response=ResponseHead(
+            200,
+            (
+                (b"Cache-Control", b"max-age=60"),
+                (b"X-Sha256", hashlib.sha256(body).hexdigest().encode()),
+            ),
+        ),
+        request_time=at,
+        response_time=at,
+        created_at=at,
+    )
+
+
+def put(
+    storage: FileStorage, entry: Entry, body: bytes = b"hello", chunk: int = 64 * KiB
+) -> Entry:
+    writer = storage.open_writer(entry)
+    for start in range(0, len(body), chunk):
+        writer.write(body[start : start + chunk])
+    return writer.commit()
+
+
+def read_body(storage: FileStorage, entry: Entry) -> bytes | None:
+    chunks = storage.open_body(entry)
+    if chunks is None:
+        return None
+    return b"".join([chunk for chunk in chunks])
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def heads_under(root: Path) -> list[Path]:
+    return [p for p in files_under(root) if p.name.endswith(layout.HEAD_SUFFIX)]
+
+
+def bodies_under(root: Path) -> list[Path]:
+    return [p for p in files_under(root) if p.name.endswith(layout.BODY_SUFFIX)]
+
+
+def temps_under(root: Path) -> list[Path]:
+    return [p for p in files_under(root) if p.name.endswith(layout.TEMP_SUFFIX)]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def storage(base: Path, clock: Clock) -> FileStorage:
+    return FileStorage(base_path=base, clock=clock)
+
+
+@pytest.fixture
+def zero_umask() -> Iterator[None]:
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+# -- construction -------------------------------------------------------------------------
+
+
+def test_file_storage_satisfies_storage_protocols(storage: FileStorage) -> None:
+    """DESIGN §3: the file storage implements the storage and management protocols."""
+    assert isinstance(storage, Storage)
+    assert isinstance(storage, ManagedStorage)
+
+
+def test_file_storage_default_base_path_is_dot_httpcache_in_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented default: ``.httpcache`` in the working directory, fixed at creation."""
+    monkeypatch.chdir(tmp_path)
+    storage = FileStorage()
+    assert storage.base_path == tmp_path / ".httpcache"
+    assert isinstance(storage._serializer, JSONSerializer)
+    put(storage, make_entry())
+    assert (tmp_path / ".httpcache" / layout.ENTRIES_DIR).is_dir()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"ttl": -1}, id="negative-ttl"),
+        pytest.param({"check_ttl_every": -1}, id="negative-check-ttl-every"),
+    ],
+)
+def test_file_storage_bad_option_raises(tmp_path: Path, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        FileStorage(base_path=tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("a/b", id="slash"),
+        pytest.param("a\\b", id="backslash"),
+        pytest.param("..", id="dotdot"),
+        pytest.param(".hidden", id="hidden"),
+        pytest.param("-x", id="dash"),
+        pytest.param("x" * 129, id="too-long"),
+        pytest.param("caf\u00e9", id="non-ascii"),
+    ],
+)
+def test_file_storage_unsafe_namespace_raises(storage: FileStorage, name: str) -> None:
+    """DESIGN §5: a namespace becomes a directory name, so only safe names are allowed."""
+    with pytest.raises(ConfigurationError):
+        storage.with_namespace(name)
+
+
+def test_file_storage_namespaces_nest_under_ns(storage: FileStorage, base: Path) -> None:
+    child = storage.with_namespace("a").with_namespace("b_1.x-y")
+    assert child.namespace == "a/b_1.x-y"
+    assert child._dir == base / "ns" / "a" / "ns" / "b_1.x-y"
+    assert child.base_path == storage.base_path == base
+
+
+# -- security -----------------------------------------------------------------------------
+
+
+@POSIX
+def test_file_storage_files_are_0600_and_directories_0700(
+    base: Path, clock: Clock, zero_umask: None
+) -> None:
+    """DESIGN §5: modes hold even under a permissive umask."""
+    storage = FileStorage(base_path=base, clock=clock, ttl=100).with_namespace("ns1")
+    committed = put(storage, make_entry())
+    storage.record_hit(committed)
+    storage.update_entry(committed)
+    clock.advance(61)
+    storage.get_entries(committed.key)  # a sweep, which leaves its marker file
+    writer = storage.open_writer(make_entry("/b"))  # a temporary file, in flight
+    writer.write(b"partial")
+    paths = [base, *base.rglob("*")]
+    dirs = [p for p in paths if p.is_dir()]
+    files = [p for p in paths if p.is_file()]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in dirs} == {0o700}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
+    assert any(p.name.endswith(layout.TEMP_SUFFIX) for p in files)
+    assert any(p.name == layout.SWEEP_MARKER for p in files)
+    writer.abort()
+
+
+def test_file_storage_paths_hold_no_key_material(base: Path, clock: Clock) -> None:
+    """DESIGN §5: keys and variants are hashed before they name anything on disk."""
+    storage = FileStorage(base_path=base, clock=clock).with_namespace("space")
+    secret_path = "/users/alice-secret/profile?token=s3cr3t-t0ken"
+    put(storage, make_entry(secret_path, variant="authorization=hunter2"))
+    assert len(heads_under(base)) == 1
+    for path in [*base.rglob("*")]:
+        relative = path.relative_to(base).as_posix()
+        for fragment in ("example", "alice", "secret", "s3cr3t", "token", "hunter2", "users"):
+            assert fragment not in relative
+
+
+# -- atomic writes ------------------------------------------------------------------------
+
+
+def test_file_storage_commit_leaves_no_temporary_files(
+    storage: FileStorage, base: Path
+) -> None:
+    writer = storage.open_writer(make_entry())
+    writer.write(b"part one, ")
+    assert len(temps_under(base)) == 1
+    assert heads_under(base) == []
+    assert storage.get_entries(BASE + "/a") == []
+    writer.write(b"part two")
+    writer.commit()
+    assert temps_under(base) == []
+    assert len(heads_under(base)) == 1
+    assert len(bodies_under(base)) == 1
+    [found] = storage.get_entries(BASE + "/a")
+    assert read_body(storage, found) == b"part one, part two"
+
+
+def test_file_storage_abort_leaves_no_file_behind(
+    storage: FileStorage, base: Path
+) -> None:
+    writer = storage.open_writer(make_entry())
+    writer.write(b"x" * 100 * KiB)
+    writer.abort()
+    writer.abort()  # twice is harmless
+    assert files_under(base) == []
+    with pytest.raises(RuntimeError):
+        writer.write(b"more")
+    with pytest.raises(RuntimeError):
+        writer.commit()
+
+
+def test_file_storage_replacing_a_variant_removes_the_old_body(
+    storage: FileStorage, base: Path
+) -> None:
+    put(storage, make_entry(), b"old")
+    put(storage, make_entry(at=T0 + 1), b"newer")
+    assert len(heads_under(base)) == 1
+    [body] = bodies_under(base)
+    assert body.read_bytes() == b"newer"
+
+
+def test_file_storage_body_streams_in_64k_chunks(storage: FileStorage) -> None:
+    """DESIGN §3: bodies are read back in bounded chunks, never whole."""
+    body = os.urandom(300 * KiB)
+    committed = put(storage, make_entry(), body, chunk=100 * KiB)
+    chunks = storage.open_body(committed)
+    assert chunks is not None
+    sizes = [len(chunk) for chunk in chunks]
+    assert max(sizes) == 64 * KiB
+    assert sum(sizes) == len(body)
+    chunks.close()  # after the end: harmless
+
+
+def test_file_storage_body_closed_early_releases_its_file(
+    storage: FileStorage,
+) -> None:
+    committed = put(storage, make_entry(), b"y" * 200 * KiB)
+    chunks = storage.open_body(committed)
+    assert chunks is not None
+    assert len(chunks.__next__()) == 64 * KiB
+    chunks.close()
+    assert [chunk for chunk in chunks] == []
+
+
+# -- stale pairs and vanished files ------------------------------------------------------
+
+
+def test_file_storage_old_entry_is_never_paired_with_a_new_body(
+    storage: FileStorage,
+) -> None:
+    """A head read before another writer replaced the variant gets no body and no update."""
+    old = put(storage, make_entry(at=T0), b"old body")
+    [seen] = storage.get_entries(old.key)
+    put(storage, make_entry(at=T0 + 5), b"the new body")
+    assert storage.open_body(seen) is None
+    storage.update_entry(replace(seen, response=ResponseHead(200, ((b"ETag", b"old"),))))
+    storage.record_hit(seen)
+    [current] = storage.get_entries(old.key)
+    assert current.created_at == T0 + 5
+    assert current.hits == 0
+    assert (b"ETag", b"old") not in current.response.headers
+    assert read_body(storage, current) == b"the new body"
+
+
+def test_file_storage_vanished_body_is_a_miss_and_drops_the_head(
+    storage: FileStorage, base: Path
+) -> None:
+    committed = put(storage, make_entry())
+    [body] = bodies_under(base)
+    body.unlink()
+    assert len(storage.get_entries(committed.key)) == 1  # the head alone is still there
+    assert storage.open_body(committed) is None
+    assert heads_under(base) == []
+    assert storage.get_entries(committed.key) == []
+
+
+def test_file_storage_vanished_head_is_a_miss(storage: FileStorage, base: Path) -> None:
+    committed = put(storage, make_entry())
+    [head] = heads_under(base)
+    head.unlink()
+    assert storage.get_entries(committed.key) == []
+    assert storage.open_body(committed) is None
+    storage.update_entry(committed)
+    storage.record_hit(committed)
+    assert heads_under(base) == []
+
+
+def test_file_storage_vanished_directory_is_an_empty_cache(
+    storage: FileStorage, base: Path
+) -> None:
+    committed = put(storage, make_entry())
+    shutil.rmtree(base)
+    assert storage.get_entries(committed.key) == []
+    assert storage.open_body(committed) is None
+    storage.update_entry(committed)
+    storage.record_hit(committed)
+    storage.delete_entries(committed.key)
+    assert [e for e in storage.iter_entries()] == []
+    assert (storage.stats()).entries == 0
+    assert storage.delete_expired() == 0
+    storage.clear()
+    assert storage.health() is True  # and the directory is back
+    put(storage, make_entry())
+    assert len(storage.get_entries(committed.key)) == 1
+
+
+def test_file_storage_truncated_body_is_a_logged_miss(
+    storage: FileStorage, base: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body cut short (a crash before the data reached the disk) is never served."""
+    committed = put(storage, make_entry(), b"0123456789")
+    [body] = bodies_under(base)
+    body.write_bytes(b"01234")
+    with caplog.at_level(logging.WARNING, logger="httpcache.storage"):
+        assert storage.open_body(committed) is None
+    assert any("incomplete" in r.getMessage() for r in caplog.records)
+    assert heads_under(base) == []
+
+
+def test_file_storage_head_under_the_wrong_key_is_dropped(
+    storage: FileStorage, base: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A head copied into another key's directory is foreign: removed and logged."""
+    a = put(storage, make_entry("/a"))
+    b = put(storage, make_entry("/b"))
+    target = storage._head_path(b.key, b.variant)
+    target.write_bytes(storage._head_path(a.key, a.variant).read_bytes())
+    with caplog.at_level(logging.WARNING, logger="httpcache.storage"):
+        assert storage.get_entries(b.key) == []
+    assert any(r.levelno == logging.WARNING for r in caplog.records)
+    assert not target.exists()
+    assert len(storage.get_entries(a.key)) == 1
+
+
+def test_file_storage_commit_after_clear_fails_and_stores_nothing(
+    storage: FileStorage, base: Path
+) -> None:
+    writer = storage.open_writer(make_entry())
+    writer.write(b"data")
+    storage.clear()
+    with pytest.raises(StorageError):
+        writer.commit()
+    assert storage.get_entries(BASE + "/a") == []
+    assert files_under(base) == []
+
+
+def test_file_storage_unusable_directory_is_unhealthy_and_raises_storage_error(
+    tmp_path: Path,
+) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_bytes(b"")
+    storage = FileStorage(base_path=not_a_dir)
+    assert storage.health() is False
+    assert storage.get_entries(BASE + "/a") == []
+    with pytest.raises(StorageError):
+        storage.open_writer(make_entry())
+
+
+# -- expiry sweeps ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sweeps(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record the directory of every sweep any file storage runs."""
+    calls: list[Path] = []
+    original = FileStorage._sweep
+
+    def spy(self: FileStorage, directory: Path, now: float, wall_now: float) -> int:
+        calls.append(directory)
+        return original(self, directory, now, wall_now)
+
+    monkeypatch.setattr(FileStorage, "_sweep", spy)
+    return calls
+
+
+def test_file_storage_sweep_runs_at_most_every_check_ttl_every(
+    base: Path, clock: Clock, sweeps: list[Path]
+) -> None:
+    """Amortised expiry: ordinary operations trigger a sweep only once per interval."""
+    storage = FileStorage(base_path=base, clock=clock, ttl=5, check_ttl_every=60)
+    put(storage, make_entry("/a"))
+    assert sweeps == []  # nothing was stored yet when the first operation looked
+    clock.advance(60)
+    storage.get_entries(BASE + "/a")
+    assert sweeps == [base]
+    for _ in range(5):
+        storage.get_entries(BASE + "/a")
+        put(storage, make_entry("/b"))
+    clock.advance(59)
+    storage.get_entries(BASE + "/a")
+    assert len(sweeps) == 1
+    clock.advance(1)
+    storage.get_entries(BASE + "/zzz")
+    assert len(sweeps) == 2
+
+
+def test_file_storage_sweep_interval_is_shared_between_processes(
+    base: Path, clock: Clock, sweeps: list[Path]
+) -> None:
+    """The marker file keeps a second storage on the same directory from sweeping again."""
+    first = FileStorage(base_path=base, clock=clock, check_ttl_every=60)
+    second = FileStorage(base_path=base, clock=clock, check_ttl_every=60)
+    put(first, make_entry())
+    second.get_entries(BASE + "/a")
+    assert len(sweeps) == 1
+    first.get_entries(BASE + "/a")
+    assert len(sweeps) == 1
+    clock.advance(61)
+    second.get_entries(BASE + "/a")
+    assert len(sweeps) == 2
+    first.get_entries(BASE + "/a")  # due by its own count, but the marker is recent
+    assert len(sweeps) == 2
+
+
+def test_file_storage_sweep_removes_expired_entries_it_never_read(
+    base: Path, clock: Clock
+) -> None:
+    storage = FileStorage(base_path=base, clock=clock, ttl=10, check_ttl_every=30)
+    for n in range(5):
+        put(storage, make_entry(f"/{n}", at=clock.now))
+    clock.advance(31)
+    storage.get_entries(BASE + "/unrelated")  # triggers the sweep
+    assert heads_under(base) == []
+    assert bodies_under(base) == []
+    assert not any((base / layout.ENTRIES_DIR).rglob("*/*"))  # empty key directories gone
+
+
+def test_file_storage_sweep_removes_only_stale_garbage(
+    storage: FileStorage, base: Path
+) -> None:
+    """Leftovers of crashed writers go once they are old; a writer in flight is left alone."""
+    committed = put(storage, make_entry())
+    key_dir = storage._head_path(committed.key, committed.variant).parent
+    in_flight = storage.open_writer(make_entry("/b"))
+    in_flight.write(b"busy")
+    stale_temp = key_dir / ".crashed.tmp"
+    stale_temp.write_bytes(b"x")
+    orphan = key_dir / layout.body_name(layout.variant_stem("gone"), "0" * 32)
+    orphan.write_bytes(b"x")
+    fresh_orphan = key_dir / layout.body_name(layout.variant_stem("new"), "1" * 32)
+    fresh_orphan.write_bytes(b"x")
+    trash = base / f"{layout.TRASH_PREFIX}leftover"
+    (trash / "deep").mkdir(parents=True)
+    old = time.time() - layout.STALE_AFTER - 10
+    for path in (stale_temp, orphan):
+        os.utime(path, (old, old))
+    assert storage.delete_expired() == 0
+    assert not stale_temp.exists()
+    assert not orphan.exists()
+    assert not trash.exists()
+    assert fresh_orphan.exists()
+    assert len(temps_under(base)) == 1  # the writer in flight
+    in_flight.commit()
+    assert len(storage.get_entries(BASE + "/b")) == 1
+    assert len(storage.get_entries(committed.key)) == 1
+
+
+def test_file_storage_stats_count_heads_and_bodies_on_disk(base: Path, clock: Clock) -> None:
+    storage = FileStorage(base_path=base, clock=clock, ttl=10, check_ttl_every=1000)
+    put(storage, make_entry("/a", at=clock.now), b"x" * 1000)
+    clock.advance(5)
+    put(storage.with_namespace("kid"), make_entry("/b", at=clock.now), b"y" * 500)
+    clock.advance(6)
+    stats = storage.stats()
+    on_disk = sum(p.stat().st_size for p in [*heads_under(base), *bodies_under(base)])
+    assert (stats.entries, stats.bytes, stats.expired) == (2, on_disk, 1)
+    assert storage.delete_expired() == 1
+    assert (storage.stats()).entries == 1
+
+
+# -- several processes --------------------------------------------------------------------
+
+PER_PROCESS = 50
+
+
+def _body(name: str, n: int) -> bytes:
+    return (f"{name}:{n}:".encode() * 2000)[: 20 * KiB + n * 97]
+
+
+def _check_pair(entry: Entry, body: bytes | None) -> None:
+    """Fail unless ``body`` is the one written with ``entry`` (or is gone: a miss)."""
+    if body is None:
+        return
+    [digest] = [v for k, v in entry.response.headers if k == b"X-Sha256"]
+    assert len(body) == entry.size, "a head paired with another body's length"
+    assert hashlib.sha256(body).hexdigest().encode() == digest, "a head paired with a foreign body"
+
+
+def _write_and_read(base: Path, name: str, other: str) -> None:
+    storage = FileStorage(base_path=base, check_ttl_every=0.05)
+    for n in range(PER_PROCESS):
+        body = _body(name, n)
+        committed = put(storage, make_entry(f"/{name}/{n}", at=time.time(), body=body), body)
+        storage.record_hit(committed)
+        shared = make_entry("/shared", variant="same", at=time.time(), body=body)
+        put(storage, shared, body, chunk=7 * KiB)
+        for key in (f"/{name}/{n}", f"/{other}/{n}", f"/{other}/{max(n - 1, 0)}", "/shared"):
+            for entry in storage.get_entries(BASE + key):
+                _check_pair(entry, read_body(storage, entry))
+        if n % 10 == 0:
+            assert len([e for e in storage.iter_entries(f"{BASE}/{name}/*")]) == n + 1
+
+
+def _complete(fn: Callable[..., object], *args: object) -> None:
+    """Call ``fn``, running its result to completion if it is a coroutine (async flavour)."""
+    result = fn(*args)
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+
+
+def _worker(base: str, name: str, other: str, barrier: Any) -> None:
+    barrier.wait(timeout=60)
+    _complete(_write_and_read, Path(base), name, other)
+
+
+def test_file_storage_two_processes_writing_at_once_never_tear_entries(
+    base: Path,
+) -> None:
+    """Two processes write and read the same directory; every entry ends up whole."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    processes = [
+        context.Process(target=_worker, args=(str(base), name, other, barrier))
+        for name, other in (("one", "two"), ("two", "one"))
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0]
+
+    storage = FileStorage(base_path=base)
+    for name in ("one", "two"):
+        for n in range(PER_PROCESS):
+            [entry] = storage.get_entries(f"{BASE}/{name}/{n}")
+            assert entry.hits == 1
+            body = read_body(storage, entry)
+            assert body == _body(name, n)
+            _check_pair(entry, body)
+    for entry in storage.get_entries(BASE + "/shared"):
+        _check_pair(entry, read_body(storage, entry))
+    assert (storage.stats()).entries in (2 * PER_PROCESS, 2 * PER_PROCESS + 1)
+    assert temps_under(base) == []
