@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._async._client import AsyncCacheClient
 from ._async._file import AsyncFileStorage
 from ._async._in_memory import AsyncInMemoryStorage
+from ._async._redis import AsyncRedisStorage
 from ._async._storage import AsyncEntryWriter, AsyncManagedStorage, AsyncStorage
 from ._async._transport import AsyncCacheTransport
 from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError, StorageError
@@ -15,6 +16,7 @@ from ._storage_url import async_storage_from_url, storage_from_url
 from ._sync._client import CacheClient
 from ._sync._file import FileStorage
 from ._sync._in_memory import InMemoryStorage
+from ._sync._redis import RedisStorage
 from ._sync._storage import EntryWriter, ManagedStorage, Storage
 from ._sync._transport import CacheTransport
 
@@ -27,6 +29,7 @@ __all__ = [
     "AsyncFileStorage",
     "AsyncInMemoryStorage",
     "AsyncManagedStorage",
+    "AsyncRedisStorage",
     "AsyncStorage",
     "CacheClient",
     "CacheOptions",
@@ -41,6 +44,7 @@ __all__ = [
     "JSONSerializer",
     "ManagedStorage",
     "PickleSerializer",
+    "RedisStorage",
     "RequestHead",
     "ResponseHead",
     "SerializationError",

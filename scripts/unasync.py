@@ -41,6 +41,7 @@ from pathlib import Path
 # (pattern, replacement): applied in this order to every line.
 SUBS: list[tuple[str, str]] = [
     ("AsyncByteStream", "SyncByteStream"),
+    (r"redis\.asyncio", "redis"),  # redis.asyncio.Redis -> redis.Redis
     (r"Async([A-Z]\w*)", r"\1"),  # AsyncCacheTransport -> CacheTransport, AsyncIterator -> ...
     ("async def", "def"),
     ("async with", "with"),

@@ -72,3 +72,21 @@ def test_storage_from_url_memory_builds_sync_and_async_storages() -> None:
     asynchronous = httpcache.async_storage_from_url("memory://?capacity=9")
     assert isinstance(asynchronous, httpcache.AsyncInMemoryStorage)
     assert asynchronous.capacity == 9
+
+
+def test_storage_from_url_redis_builds_a_storage_that_owns_its_client() -> None:
+    """A redis:// URL builds the client itself, so closing the storage closes it."""
+    import os
+    import uuid
+
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    namespace = f"httpcache-test:url-{uuid.uuid4().hex[:8]}"
+    storage = httpcache.storage_from_url(f"{base}?namespace={namespace}&ttl=30")
+    assert isinstance(storage, httpcache.RedisStorage)
+    try:
+        assert storage.health() is True
+        assert storage.ttl == 30
+    finally:
+        storage.clear()
+        storage.close()
+    assert storage._owns_client is True

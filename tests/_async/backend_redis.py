@@ -1,0 +1,57 @@
+"""The Redis backend of the storage contract: a real server on loopback.
+
+The server is found from ``REDIS_URL`` (default ``redis://127.0.0.1:6379/0``). If it
+does not answer, the tests are skipped, or fail under ``CI=true``. Every storage
+uses its own namespace under ``httpcache-test:`` and its own client.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis.asyncio
+from redis.exceptions import RedisError
+
+from httpcache import Entry
+from httpcache._async._redis import AsyncRedisStorage
+from httpcache._redis_keys import head_field, index_key
+from tests._async.storage_backends import Backend, Context
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_PREFIX = "httpcache-test"
+
+
+async def connect() -> redis.asyncio.Redis:
+    """Return a client for the test server; skip (or fail under ``CI=true``) if it is down."""
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        message = f"no Redis server at {REDIS_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            raise RuntimeError(message) from exc
+        pytest.skip(message)
+    return client
+
+
+async def build(ctx: Context, ttl: float | None) -> AsyncRedisStorage:
+    storage = AsyncRedisStorage(
+        client=await connect(),
+        namespace=f"{TEST_PREFIX}:{ctx.namespace}",
+        ttl=ttl,
+        serializer=ctx.serializer,
+        clock=ctx.clock,
+    )
+    # The harness closes each storage it built: hand it this client, as if it had made it.
+    storage._owns_client = True
+    return storage
+
+
+async def corrupt(storage: AsyncRedisStorage, entry: Entry) -> None:
+    index = index_key(storage._base, entry.key)
+    await storage._client.hset(index, head_field(entry.variant), b"\x00not a record")
+
+
+BACKEND = Backend("redis", build, corrupt)

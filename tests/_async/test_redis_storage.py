@@ -1,0 +1,441 @@
+"""AsyncRedisStorage against a real server: key layout, clear, expiry, chunks, processes.
+
+The contract suite (``test_storage_contract.py``) covers what every storage does;
+these tests cover what only Redis can get wrong. Each test uses its own namespace
+under ``httpcache-test:`` and removes only its own keys (with SCAN, never KEYS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import multiprocessing
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import redis.asyncio
+from redis.exceptions import RedisError, ResponseError
+
+from httpcache import (
+    ConfigurationError,
+    Entry,
+    JSONSerializer,
+    RequestHead,
+    ResponseHead,
+    StorageError,
+)
+from httpcache._async._redis import AsyncRedisStorage
+from httpcache._redis_keys import BODY_CHUNK, index_key
+
+pytestmark = pytest.mark.redis
+
+# As in backend_redis.py, which this module does not import: importing it first would
+# import every contract backend half-way, and the spawned writers need none of them.
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_PREFIX = "httpcache-test"
+MiB = 1024 * 1024
+T0 = 1_000_000.0
+
+
+def make_entry(url: str = "http://example.com/a", variant: str = "v", **changes: Any) -> Entry:
+    entry = Entry(
+        key=url,
+        variant=variant,
+        request=RequestHead("GET", url),
+        response=ResponseHead(200, ((b"Cache-Control", b"max-age=60"),), "OK"),
+        request_time=T0,
+        response_time=T0,
+        created_at=T0,
+    )
+    return replace(entry, **changes)
+
+
+async def put(storage: AsyncRedisStorage, entry: Entry, body: bytes = b"hello") -> Entry:
+    writer = await storage.open_writer(entry)
+    for start in range(0, len(body), 300_000):
+        await writer.write(body[start : start + 300_000])
+    return await writer.commit()
+
+
+async def chunks_of(storage: AsyncRedisStorage, entry: Entry) -> list[bytes]:
+    stream = await storage.open_body(entry)
+    assert stream is not None
+    return [chunk async for chunk in stream]
+
+
+async def scan(client: redis.asyncio.Redis, prefix: str) -> set[bytes]:
+    return {key async for key in client.scan_iter(match=prefix + "*", count=1000)}
+
+
+def recording_client(log: list[tuple[Any, ...]]) -> redis.asyncio.Redis:
+    """Return a client that appends every command it sends to ``log``."""
+
+    class Recording(redis.asyncio.Connection):
+        async def send_command(self, *args: Any, **kwargs: Any) -> None:
+            log.append(args)
+            await super().send_command(*args, **kwargs)
+
+        def pack_commands(self, commands: Iterable[Any]) -> Any:
+            commands = [tuple(command) for command in commands]
+            log.extend(commands)
+            return super().pack_commands(commands)
+
+    return redis.asyncio.Redis.from_url(REDIS_URL, connection_class=Recording)
+
+
+async def keys_named(client: redis.asyncio.Redis, log: list[tuple[Any, ...]]) -> set[str]:
+    """Return every key the logged commands name, as the server itself reads them."""
+    keys: set[str] = set()
+    for args in log:
+        short = [b"x" if isinstance(a, bytes | str) and len(a) > 1024 else a for a in args]
+        # A command that names no key (PING, SCAN, MULTI, CLIENT SETINFO...) is refused.
+        with contextlib.suppress(ResponseError):
+            named = await client.command_getkeys(*short)
+            keys.update(k.decode() if isinstance(k, bytes) else k for k in named)
+    return keys
+
+
+def command_names(log: list[tuple[Any, ...]]) -> set[str]:
+    names = set()
+    for args in log:
+        name = args[0]
+        names.add((name.decode() if isinstance(name, bytes) else str(name)).upper())
+    return names
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[redis.asyncio.Redis]:
+    """A client for the test server; skip when it is down, or fail under ``CI=true``."""
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no Redis server at {REDIS_URL}: {exc}")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def namespace(client: redis.asyncio.Redis) -> AsyncIterator[str]:
+    """A fresh namespace; every key starting with it is removed afterwards."""
+    name = f"{TEST_PREFIX}:{uuid.uuid4().hex[:12]}"
+    yield name
+    leftovers = await scan(client, name)
+    if leftovers:
+        await client.unlink(*leftovers)
+
+
+# -- key layout ------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_redis_storage_every_key_lives_under_the_namespace(
+    client: redis.asyncio.Redis, namespace: str
+) -> None:
+    log: list[tuple[Any, ...]] = []
+    recorder = recording_client(log)
+    storage = AsyncRedisStorage(client=recorder, namespace=namespace, ttl=600, clock=lambda: T0)
+    child = storage.with_namespace("child")
+    try:
+        first = await put(storage, make_entry(variant="en"), b"x" * (2 * MiB + 5))
+        await put(storage, make_entry(variant="de"), b"")
+        await put(child, make_entry("http://example.com/c"), b"child")
+        await storage.update_entry(replace(first, response_time=T0 + 1))
+        await storage.record_hit(first)
+        assert len(await storage.get_entries(first.key)) == 2
+        assert b"".join(await chunks_of(storage, first)) == b"x" * (2 * MiB + 5)
+        assert len([e async for e in storage.iter_entries("http://example.com/*")]) == 3
+        assert (await storage.stats()).entries == 3
+        assert await storage.delete_expired() == 0
+        aborted = await storage.open_writer(make_entry(variant="gone"))
+        await aborted.write(b"y" * (MiB + 1))
+        await aborted.abort()
+        await storage.delete_entries(first.key, ["de"])
+        await child.delete_entries("http://example.com/c")
+
+        sent = command_names(log)
+        assert {"HGETALL", "HGET", "LINDEX", "RPUSH", "EVALSHA", "SCAN", "UNLINK"} <= sent
+        assert not sent & {"KEYS", "FLUSHDB", "FLUSHALL"}
+        named = await keys_named(client, log)
+        assert any(":@child:#i:" in key for key in named)
+        assert any(":#b:" in key for key in named)
+        assert {key for key in named if not key.startswith(storage.key_prefix)} == set()
+        stored = await scan(client, storage.key_prefix)
+        assert {key.split(b":")[-2] for key in stored} <= {b"#i", b"#b"}
+    finally:
+        await storage.clear()
+        await recorder.aclose()
+
+
+@pytest.mark.anyio
+async def test_redis_storage_clear_scans_and_spares_everything_else(
+    client: redis.asyncio.Redis, namespace: str
+) -> None:
+    log: list[tuple[Any, ...]] = []
+    recorder = recording_client(log)
+    mine = AsyncRedisStorage(client=recorder, namespace=namespace)
+    longer = AsyncRedisStorage(client=client, namespace=namespace + "x")  # shares a text prefix
+    globbed = AsyncRedisStorage(client=client, namespace=namespace + "*")  # a glob character
+    nested = AsyncRedisStorage(client=client, namespace=namespace + ":#i")  # looks like a marker
+    unrelated = [f"{namespace}:plain".encode(), f"{namespace}x-plain".encode()]
+    try:
+        for storage in (mine, mine.with_namespace("kid"), longer, globbed, nested):
+            await put(storage, make_entry(), b"body" * 1000)
+        for key in unrelated:
+            await client.set(key, b"keep me")
+        await longer.with_namespace("kid").clear()  # a child of another namespace
+        await globbed.clear()  # escaped: its pattern cannot reach `mine`
+        assert len(await mine.get_entries("http://example.com/a")) == 1
+
+        log.clear()
+        await mine.clear()
+        assert "SCAN" in command_names(log)
+        assert not command_names(log) & {"KEYS", "FLUSHDB", "FLUSHALL"}
+        assert await mine.get_entries("http://example.com/a") == []
+        assert await mine.with_namespace("kid").get_entries("http://example.com/a") == []
+        for survivor in (longer, nested):
+            assert len(await survivor.get_entries("http://example.com/a")) == 1
+        for key in unrelated:
+            assert await client.get(key) == b"keep me"
+    finally:
+        for storage in (longer, globbed, nested):
+            await storage.clear()
+        await client.unlink(*unrelated)
+        await recorder.aclose()
+
+
+# -- expiry ------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("ttl", "grace", "expected"),
+    [
+        pytest.param(60, 3600, 3660_000, id="default-grace"),
+        pytest.param(60, 0, 60_000, id="no-grace"),
+        pytest.param(None, 3600, -1, id="no-ttl"),
+    ],
+)
+async def test_redis_storage_ttl_sets_native_expiry_on_every_key(
+    client: redis.asyncio.Redis,
+    namespace: str,
+    ttl: float | None,
+    grace: float,
+    expected: int,
+) -> None:
+    storage = AsyncRedisStorage(
+        client=client, namespace=namespace, ttl=ttl, grace=grace, clock=lambda: T0
+    )
+    try:
+        await put(storage, make_entry(variant="empty"), b"")
+        committed = await put(storage, make_entry(variant="full"), b"z" * (MiB + 1))
+        await storage.update_entry(committed)  # renews the same expiry
+        keys = await scan(client, storage.key_prefix)
+        assert len(keys) == 2  # one index, one body (the empty body has no key)
+        for key in keys:
+            left = await client.pttl(key)
+            if expected < 0:
+                assert left == -1, key
+            else:
+                assert expected - 10_000 < left <= expected, (key, left)
+    finally:
+        await storage.clear()
+
+
+# -- health, closing, configuration ------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_redis_storage_health_false_and_errors_wrapped_when_unreachable() -> None:
+    down = redis.asyncio.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    storage = AsyncRedisStorage(client=down, namespace=f"{TEST_PREFIX}:down")
+    try:
+        assert await storage.health() is False
+        with pytest.raises(StorageError) as caught:
+            await storage.get_entries("http://example.com/a")
+        assert caught.value.__cause__ is not None
+    finally:
+        await down.aclose()
+
+
+@pytest.mark.anyio
+async def test_redis_storage_close_leaves_a_user_client_open(namespace: str) -> None:
+    user = redis.asyncio.Redis.from_url(REDIS_URL, single_connection_client=True)
+    try:
+        before = await user.client_id()
+        async with AsyncRedisStorage(client=user, namespace=namespace) as storage:
+            assert await storage.health() is True
+            await storage.with_namespace("kid").aclose()
+        await storage.aclose()
+        assert await user.client_id() == before  # the same connection: never closed
+    finally:
+        await user.aclose()
+
+
+@pytest.mark.anyio
+async def test_redis_storage_close_closes_only_a_client_it_made() -> None:
+    storage = AsyncRedisStorage()  # redis.asyncio.Redis() on localhost; connects lazily
+    calls: list[str] = []
+    original = storage._client.aclose
+
+    async def spy() -> None:
+        calls.append("closed")
+        await original()
+
+    storage._client.aclose = spy
+    await storage.with_namespace("kid").aclose()
+    assert calls == []
+    await storage.aclose()
+    await storage.aclose()
+    assert calls == ["closed", "closed"]  # redis-py's own close is idempotent
+
+
+@pytest.mark.anyio
+async def test_redis_storage_configuration_errors(
+    client: redis.asyncio.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoding = redis.asyncio.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        with pytest.raises(ConfigurationError, match="decode_responses"):
+            AsyncRedisStorage(client=decoding)
+    finally:
+        await decoding.aclose()
+    for bad in ({"ttl": -1}, {"grace": -1}, {"namespace": ""}):
+        with pytest.raises(ConfigurationError):
+            AsyncRedisStorage(client=client, **bad)
+    with pytest.raises(ConfigurationError):
+        AsyncRedisStorage(client=client).with_namespace("a/b")
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(ConfigurationError, match=r"httpcache\[redis\]"):
+        AsyncRedisStorage()
+
+
+# -- bodies --------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_redis_storage_body_is_kept_and_read_in_chunks_of_at_most_one_mib(
+    client: redis.asyncio.Redis, namespace: str
+) -> None:
+    storage = AsyncRedisStorage(client=client, namespace=namespace)
+    body = os.urandom(2 * MiB + MiB // 2)
+    try:
+        committed = await put(storage, make_entry(), body)
+        [body_key] = [k for k in await scan(client, storage.key_prefix) if b":#b:" in k]
+        assert await client.llen(body_key) == 3
+        chunks = await chunks_of(storage, committed)
+        assert [len(chunk) for chunk in chunks] == [BODY_CHUNK, BODY_CHUNK, MiB // 2]
+        assert b"".join(chunks) == body
+    finally:
+        await storage.clear()
+
+
+@pytest.mark.anyio
+async def test_redis_storage_replacing_an_entry_never_tears_a_read(
+    client: redis.asyncio.Redis, namespace: str
+) -> None:
+    storage = AsyncRedisStorage(client=client, namespace=namespace)
+    old, new = b"o" * (3 * MiB), b"n" * (3 * MiB + 7)
+    try:
+        first = await put(storage, make_entry(), old)
+        stream = await storage.open_body(first)
+        assert stream is not None
+        reading = [await stream.__anext__()]
+
+        writer = await storage.open_writer(make_entry())
+        await writer.write(new)  # three full chunks staged, not yet visible
+        [seen] = await storage.get_entries(first.key)
+        assert seen.size == len(old)
+        assert b"".join(await chunks_of(storage, seen)) == old
+        await writer.commit()
+
+        reading += [chunk async for chunk in stream]  # the old body, whole, after the swap
+        assert b"".join(reading) == old
+        [now] = await storage.get_entries(first.key)
+        assert now.size == len(new)
+        assert b"".join(await chunks_of(storage, now)) == new
+    finally:
+        await storage.clear()
+
+
+@pytest.mark.anyio
+async def test_redis_storage_corrupt_record_is_removed_with_a_warning(
+    client: redis.asyncio.Redis, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = AsyncRedisStorage(client=client, namespace=namespace, serializer=JSONSerializer())
+    try:
+        committed = await put(storage, make_entry(), b"b" * 10)
+        index = index_key(storage._base, committed.key)
+        await client.hset(index, b"h:v", b"{not json")
+        with caplog.at_level(logging.WARNING, logger="httpcache.storage"):
+            assert await storage.get_entries(committed.key) == []
+        assert [r.name for r in caplog.records] == ["httpcache.storage"]
+        assert await client.exists(index) == 0
+        [body] = await scan(client, storage.key_prefix)
+        assert 0 < await client.pttl(body) <= 60_000  # retired: gone within a minute
+    finally:
+        await storage.clear()
+
+
+# -- several processes -------------------------------------------------------------------
+
+
+def body_for(worker: int, number: int) -> bytes:
+    size = MiB + 3 if number % 10 == 0 else 2000 + number
+    return f"{worker}:{number}:".encode() * (size // 8)
+
+
+async def _write_entries(namespace: str, worker: int) -> None:
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    async with AsyncRedisStorage(client=client, namespace=namespace) as storage:
+        for number in range(50):
+            url = f"http://example.com/{number}"
+            await put(storage, make_entry(url, f"w{worker}"), body_for(worker, number))
+    await client.aclose()
+
+
+def _spawned_writer(namespace: str, worker: int, barrier: Any) -> None:
+    barrier.wait(timeout=30)
+    outcome = _write_entries(namespace, worker)
+    if inspect.iscoroutine(outcome):  # the async module; the generated sync one already ran
+        asyncio.run(outcome)
+
+
+@pytest.mark.anyio
+async def test_redis_storage_two_processes_store_every_entry(
+    client: redis.asyncio.Redis, namespace: str
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    workers = [
+        context.Process(target=_spawned_writer, args=(namespace, worker, barrier))
+        for worker in (1, 2)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=60)
+    assert [process.exitcode for process in workers] == [0, 0]
+
+    storage = AsyncRedisStorage(client=client, namespace=namespace)
+    try:
+        assert (await storage.stats()).entries == 100
+        for number in range(50):
+            found = await storage.get_entries(f"http://example.com/{number}")
+            assert sorted(entry.variant for entry in found) == ["w1", "w2"]
+            for entry in found:
+                expected = body_for(int(entry.variant[1:]), number)
+                assert entry.size == len(expected)
+                assert b"".join(await chunks_of(storage, entry)) == expected
+    finally:
+        await storage.clear()
