@@ -12,6 +12,8 @@ from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError,
 from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
 from ._options import CacheOptions
 from ._serializers import JSONSerializer, PickleSerializer, Serializer, YAMLSerializer
+from ._sqlite_async import AsyncSQLiteStorage
+from ._sqlite_sync import SQLiteStorage
 from ._storage_url import async_storage_from_url, storage_from_url
 from ._sync._client import CacheClient
 from ._sync._file import FileStorage
@@ -30,6 +32,7 @@ __all__ = [
     "AsyncInMemoryStorage",
     "AsyncManagedStorage",
     "AsyncRedisStorage",
+    "AsyncSQLiteStorage",
     "AsyncStorage",
     "CacheClient",
     "CacheOptions",
@@ -47,6 +50,7 @@ __all__ = [
     "RedisStorage",
     "RequestHead",
     "ResponseHead",
+    "SQLiteStorage",
     "SerializationError",
     "Serializer",
     "Storage",
