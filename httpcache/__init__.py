@@ -11,6 +11,8 @@ from ._async._transport import AsyncCacheTransport
 from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError, StorageError
 from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
 from ._options import CacheOptions
+from ._s3_async import AsyncS3Storage
+from ._s3_sync import S3Storage
 from ._serializers import JSONSerializer, PickleSerializer, Serializer, YAMLSerializer
 from ._sqlite_async import AsyncSQLiteStorage
 from ._sqlite_sync import SQLiteStorage
@@ -32,6 +34,7 @@ __all__ = [
     "AsyncInMemoryStorage",
     "AsyncManagedStorage",
     "AsyncRedisStorage",
+    "AsyncS3Storage",
     "AsyncSQLiteStorage",
     "AsyncStorage",
     "CacheClient",
@@ -50,6 +53,7 @@ __all__ = [
     "RedisStorage",
     "RequestHead",
     "ResponseHead",
+    "S3Storage",
     "SQLiteStorage",
     "SerializationError",
     "Serializer",

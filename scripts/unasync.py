@@ -57,6 +57,7 @@ SUBS: list[tuple[str, str]] = [
     ("__aiter__", "__iter__"),
     ("__anext__", "__next__"),
     ("StopAsyncIteration", "StopIteration"),
+    ("_s3_async", "_s3_sync"),  # the hand-written S3 pair lives outside _async/ and _sync/
     ("_async", "_sync"),
     (r"@pytest\.mark\.anyio", ""),
 ]
