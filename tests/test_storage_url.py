@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import httpcache
@@ -90,3 +92,26 @@ def test_storage_from_url_redis_builds_a_storage_that_owns_its_client() -> None:
         storage.clear()
         storage.close()
     assert storage._owns_client is True
+
+
+@pytest.mark.parametrize(
+    ("template", "cls"),
+    [
+        pytest.param("{tmp}/files", httpcache.FileStorage, id="path"),
+        pytest.param("file://{tmp}/files", httpcache.FileStorage, id="file"),
+        pytest.param("sqlite:///{tmp}/cache.db", httpcache.SQLiteStorage, id="sqlite"),
+    ],
+)
+def test_storage_from_url_local_backends_are_built(
+    template: str, cls: type, tmp_path: Path
+) -> None:
+    storage = httpcache.storage_from_url(template.format(tmp=tmp_path))
+    assert isinstance(storage, cls)
+    assert storage.health() is True
+    storage.close()
+
+
+def test_storage_from_url_s3_builds_a_storage_for_the_bucket() -> None:
+    storage = httpcache.storage_from_url("s3://bucket/some/prefix?endpoint_url=http://127.0.0.1:1")
+    assert isinstance(storage, httpcache.S3Storage)
+    storage.close()

@@ -79,13 +79,7 @@ BACKENDS: list[Backend] = [
     Backend("memory", _build_memory, _corrupt_memory, serializers=("none", "json")),
 ]
 
-# Each persistent backend lives in its own module, tests/_sync/backend_<name>.py,
-# exposing BACKEND. Every one listed here must exist: a missing module is an error.
+# Each persistent backend lives in its own module, tests/_sync/backend_<name>.py, exposing
+# BACKEND (imported last: those modules import Backend and Context from this one).
 for _name in ("file", "sqlite", "redis", "s3"):
-    try:
-        _module = importlib.import_module(f"tests._sync.backend_{_name}")
-    except ModuleNotFoundError as exc:  # TODO(issue 3): drop once all four backends exist
-        if exc.name != f"tests._sync.backend_{_name}":
-            raise
-        continue
-    BACKENDS.append(_module.BACKEND)
+    BACKENDS.append(importlib.import_module(f"tests._sync.backend_{_name}").BACKEND)
