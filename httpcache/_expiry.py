@@ -1,27 +1,89 @@
 """Storage-level expiry arithmetic shared by every backend (pure; ``now`` passed in).
 
-A storage's ``ttl`` (or an entry's own ``ttl``) bounds how long an entry is kept,
-counted from its last write: storing it or freshening it with a 304. This is
-independent of HTTP freshness: an expired-by-HTTP entry is still kept so that it
-can be revalidated.
+A storage keeps an entry for a :class:`Lifetime`, independent of HTTP freshness:
+an entry that is stale by HTTP is still kept so that it can be revalidated.
+
+* ``ttl``: seconds an entry is kept, counted from its last write (storing it or
+  freshening it with a 304). An entry's own ``ttl`` (the ``httpcache_ttl``
+  request extension) overrides it.
+* ``sliding``: count ``ttl`` from the entry's last *use* too, so an entry that
+  keeps being hit keeps being kept.
+* ``max_lifetime``: an absolute bound, counted from when the response was first
+  stored, that neither hits nor revalidations extend.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ._exceptions import ConfigurationError
 from ._models import Entry
 
-__all__ = ["expires_at", "is_expired"]
+__all__ = ["Lifetime", "expires_at", "is_expired"]
 
 
-def expires_at(entry: Entry, storage_ttl: float | None) -> float | None:
-    """Return when ``entry`` leaves storage, or ``None`` when it never expires."""
-    ttl = entry.ttl if entry.ttl is not None else storage_ttl
-    if ttl is None:
-        return None
-    return max(entry.created_at, entry.response_time) + ttl
+@dataclass(frozen=True, slots=True)
+class Lifetime:
+    """How long a storage keeps an entry (see the module docstring)."""
+
+    ttl: float | None = None
+    sliding: bool = False
+    max_lifetime: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ttl is not None and self.ttl < 0:
+            raise ConfigurationError("ttl must not be negative")
+        if self.max_lifetime is not None and self.max_lifetime < 0:
+            raise ConfigurationError("max_lifetime must not be negative")
+        if self.sliding and self.ttl is None:
+            raise ConfigurationError("sliding expiry needs a ttl to slide")
+
+    def deadline(self, entry: Entry) -> float | None:
+        """Return when ``entry`` leaves storage, or ``None`` when it never expires."""
+        return self.deadline_of(
+            created_at=entry.created_at,
+            written_at=max(entry.created_at, entry.response_time),
+            accessed_at=entry.accessed_at,
+            entry_ttl=entry.ttl,
+        )
+
+    def deadline_of(
+        self,
+        *,
+        created_at: float,
+        written_at: float,
+        accessed_at: float | None,
+        entry_ttl: float | None,
+    ) -> float | None:
+        """Return the deadline of an entry described by its times (``None``: never).
+
+        ``written_at`` is when it was last stored or freshened, ``accessed_at`` its
+        last hit; backends that keep these outside the serialized entry (S3 object
+        metadata) judge expiry without reading the entry.
+        """
+        ttl = entry_ttl if entry_ttl is not None else self.ttl
+        deadline = None
+        if ttl is not None:
+            start = written_at
+            if self.sliding and accessed_at is not None:
+                start = max(start, accessed_at)
+            deadline = start + ttl
+        if self.max_lifetime is not None:
+            cap = created_at + self.max_lifetime
+            deadline = cap if deadline is None else min(deadline, cap)
+        return deadline
+
+    def expired(self, entry: Entry, now: float) -> bool:
+        """Tell whether ``entry`` has outlived its storage lifetime at ``now``."""
+        deadline = self.deadline(entry)
+        return deadline is not None and now >= deadline
 
 
-def is_expired(entry: Entry, storage_ttl: float | None, now: float) -> bool:
-    """Tell whether ``entry`` has outlived its storage lifetime at ``now``."""
-    deadline = expires_at(entry, storage_ttl)
-    return deadline is not None and now >= deadline
+def expires_at(entry: Entry, lifetime: Lifetime) -> float | None:
+    """Return when ``entry`` leaves storage under ``lifetime`` (``None``: never)."""
+    return lifetime.deadline(entry)
+
+
+def is_expired(entry: Entry, lifetime: Lifetime, now: float) -> bool:
+    """Tell whether ``entry`` has outlived ``lifetime`` at ``now``."""
+    return lifetime.expired(entry, now)

@@ -89,6 +89,8 @@ class Entry:
             ``ttl``), or ``None``.
         force_cached: Stored by the non-RFC ``force_cache`` mode; ``ttl`` then
             doubles as its freshness lifetime.
+        accessed_at: Clock reading of the entry's last hit, or ``None`` before the
+            first one. A storage with sliding expiry counts its lifetime from here.
     """
 
     key: str
@@ -103,6 +105,7 @@ class Entry:
     invalidated: bool = False
     ttl: float | None = None
     force_cached: bool = False
+    accessed_at: float | None = None
 
     def __post_init__(self) -> None:
         if not self.key:

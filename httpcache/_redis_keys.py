@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-from ._expiry import expires_at
+from ._expiry import Lifetime, expires_at
 from ._models import Entry
 
 __all__ = [
@@ -136,13 +136,13 @@ def body_field(variant: str | bytes) -> bytes:
     return BODY_FIELD + (variant if isinstance(variant, bytes) else _encode(variant))
 
 
-def native_ttl_ms(entry: Entry, storage_ttl: float | None, now: float, grace: float) -> int:
+def native_ttl_ms(entry: Entry, lifetime: Lifetime, now: float, grace: float) -> int:
     """Return the Redis expiry for ``entry``'s keys in milliseconds, or -1 for none.
 
     The expiry is the storage lifetime left at ``now`` plus ``grace``, and at
     least one millisecond (Redis deletes a key given an expiry of zero or less).
     """
-    deadline = expires_at(entry, storage_ttl)
+    deadline = expires_at(entry, lifetime)
     if deadline is None:
         return -1
     return max(1, math.ceil((deadline - now + grace) * 1000))

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import is_expired
+from ._expiry import Lifetime, is_expired
 from ._models import Entry, StorageStats
 from ._s3_common import (
     DEFAULT_PREFIX,
@@ -147,14 +147,15 @@ class AsyncS3Storage:
         client: object | None = None,
         serializer: Serializer | None = None,
         ttl: float | None = None,
+        sliding: bool = False,
+        max_lifetime: float | None = None,
         key_prefix: str = DEFAULT_PREFIX,
         endpoint_url: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(bucket_name, str) or not bucket_name:
             raise ConfigurationError("bucket_name must be a non-empty string")
-        if ttl is not None and ttl < 0:
-            raise ConfigurationError("ttl must not be negative")
+        lifetime = Lifetime(ttl, sliding, max_lifetime)
         if client is not None and endpoint_url is not None:
             raise ConfigurationError(
                 "endpoint_url applies only when the storage creates its client"
@@ -162,7 +163,7 @@ class AsyncS3Storage:
         import_extra(_REQUIRED_MODULE, "AsyncS3Storage")
         self._bucket = bucket_name
         self._prefix = normalize_prefix(key_prefix)
-        self.ttl = ttl
+        self._lifetime = lifetime
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
         self._holder = _AsyncClientHolder(client, endpoint_url)
@@ -170,6 +171,21 @@ class AsyncS3Storage:
         self._namespace = ""
         self._page_size = PAGE_SIZE  # tests lower it to see listings span pages
         self._memo: OrderedDict[Entry, str] = OrderedDict()  # entry -> its body id
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
+        return self._lifetime.ttl
+
+    @property
+    def sliding(self) -> bool:
+        """Whether a hit renews an entry's ``ttl``."""
+        return self._lifetime.sliding
+
+    @property
+    def max_lifetime(self) -> float | None:
+        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
+        return self._lifetime.max_lifetime
 
     @property
     def bucket_name(self) -> str:
@@ -333,7 +349,7 @@ class AsyncS3Storage:
                 Bucket=self._bucket,
                 Key=head_name(self._prefix, entry.key, entry.variant),
                 Body=self._serializer.dumps(entry),
-                Metadata=head_metadata(entry, self.ttl, body_id),
+                Metadata=head_metadata(entry, self._lifetime, body_id),
                 ContentType="application/octet-stream",
             )
 
@@ -354,7 +370,7 @@ class AsyncS3Storage:
         except SerializationError as exc:
             logger.warning("dropping an unreadable cache record %s: %s", group.head_name, exc)
             return None, True
-        return meta, meta.is_expired(self.ttl, now)
+        return meta, meta.is_expired(self._lifetime, now)
 
     # -- the storage contract ---------------------------------------------------------
 
@@ -368,7 +384,7 @@ class AsyncS3Storage:
                 if loaded is None:
                     continue
                 entry, meta = loaded
-                if is_expired(entry, self.ttl, now):
+                if is_expired(entry, self._lifetime, now):
                     await self._delete_groups([group])
                     continue
                 self._remember(entry, meta.body_id)
@@ -408,7 +424,10 @@ class AsyncS3Storage:
         self._remember(entry, meta.body_id)
 
     async def record_hit(self, entry: Entry) -> None:
-        """Count one more use of ``entry`` (read, increment, write: concurrent hits may be lost)."""
+        """Count one more use of ``entry`` and note when; sliding expiry renews from there.
+
+        Read, increment, write: concurrent hits may be lost.
+        """
         fetched = await self._fetch_head(head_name(self._prefix, entry.key, entry.variant))
         if fetched is None:
             return
@@ -422,7 +441,9 @@ class AsyncS3Storage:
             )
         except SerializationError:
             return  # the next read drops it
-        await self._put_head(replace(current, hits=current.hits + 1), meta.body_id)
+        await self._put_head(
+            replace(current, hits=current.hits + 1, accessed_at=self._clock()), meta.body_id
+        )
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
@@ -452,7 +473,7 @@ class AsyncS3Storage:
         async for groups in self._groups(self._prefix):
             for group in groups:
                 loaded = await self._read_group(group)
-                if loaded is None or is_expired(loaded[0], self.ttl, now):
+                if loaded is None or is_expired(loaded[0], self._lifetime, now):
                     continue
                 if pattern is None or fnmatch.fnmatchcase(loaded[0].request.url, pattern):
                     yield loaded[0]

@@ -39,7 +39,7 @@ from types import ModuleType
 from typing import Any
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import expires_at
+from ._expiry import Lifetime, expires_at
 from ._models import Entry
 from ._serializers import Serializer
 
@@ -95,6 +95,8 @@ _META_FORMAT = "httpcache-format"
 _META_BODY = "httpcache-body"
 _META_STORED_AT = "httpcache-stored-at"
 _META_TTL = "httpcache-ttl"
+_META_CREATED_AT = "httpcache-created-at"
+_META_ACCESSED_AT = "httpcache-accessed-at"
 _META_EXPIRES_AT = "httpcache-expires-at"
 _FORMAT = "1"
 
@@ -188,30 +190,38 @@ def new_body_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class HeadMeta:
-    """What a head object's metadata says: its body and when the entry was stored."""
+    """What a head object's metadata says: its body and the times its expiry depends on."""
 
     body_id: str
     stored_at: float
     entry_ttl: float | None
+    created_at: float
+    accessed_at: float | None = None
 
-    def deadline(self, storage_ttl: float | None) -> float | None:
-        """Return when the entry expires under ``storage_ttl`` (mirrors ``expires_at``)."""
-        ttl = self.entry_ttl if self.entry_ttl is not None else storage_ttl
-        return None if ttl is None else self.stored_at + ttl
+    def deadline(self, lifetime: Lifetime) -> float | None:
+        """Return when the entry expires under ``lifetime`` (mirrors ``Lifetime.deadline``)."""
+        return lifetime.deadline_of(
+            created_at=self.created_at,
+            written_at=self.stored_at,
+            accessed_at=self.accessed_at,
+            entry_ttl=self.entry_ttl,
+        )
 
-    def is_expired(self, storage_ttl: float | None, now: float) -> bool:
+    def is_expired(self, lifetime: Lifetime, now: float) -> bool:
         """Tell whether the entry has outlived its storage lifetime at ``now``."""
-        deadline = self.deadline(storage_ttl)
+        deadline = self.deadline(lifetime)
         return deadline is not None and now >= deadline
 
 
-def head_metadata(entry: Entry, storage_ttl: float | None, body_id: str) -> dict[str, str]:
+def head_metadata(entry: Entry, lifetime: Lifetime, body_id: str) -> dict[str, str]:
     """Return the S3 user metadata of the head of ``entry`` (ASCII values only)."""
-    deadline = expires_at(entry, storage_ttl)
+    deadline = expires_at(entry, lifetime)
     return {
         _META_FORMAT: _FORMAT,
         _META_BODY: body_id,
         _META_STORED_AT: repr(max(entry.created_at, entry.response_time)),
+        _META_CREATED_AT: repr(entry.created_at),
+        _META_ACCESSED_AT: "none" if entry.accessed_at is None else repr(entry.accessed_at),
         _META_TTL: "none" if entry.ttl is None else repr(float(entry.ttl)),
         _META_EXPIRES_AT: "never" if deadline is None else repr(deadline),
     }
@@ -236,10 +246,15 @@ def parse_head_metadata(metadata: Mapping[str, str] | None) -> HeadMeta:
     if not re.fullmatch(r"[0-9a-f]{32}", body_id):
         raise SerializationError("head metadata names no valid body")
     ttl_text = meta.get(_META_TTL, "")
+    stored_at = _finite(meta.get(_META_STORED_AT, ""), _META_STORED_AT)
+    created_text = meta.get(_META_CREATED_AT)
+    accessed_text = meta.get(_META_ACCESSED_AT, "none")
     return HeadMeta(
         body_id=body_id,
-        stored_at=_finite(meta.get(_META_STORED_AT, ""), _META_STORED_AT),
+        stored_at=stored_at,
         entry_ttl=None if ttl_text == "none" else _finite(ttl_text, _META_TTL),
+        created_at=stored_at if created_text is None else _finite(created_text, _META_CREATED_AT),
+        accessed_at=None if accessed_text == "none" else _finite(accessed_text, _META_ACCESSED_AT),
     )
 
 
@@ -264,8 +279,8 @@ def decode_head(
 
 
 def same_entry(stored: Entry, wanted: Entry) -> bool:
-    """Tell whether a stored head still describes ``wanted`` (hit counts aside)."""
-    return replace(stored, hits=0) == replace(wanted, hits=0)
+    """Tell whether a stored head still describes ``wanted`` (hit bookkeeping aside)."""
+    return replace(stored, hits=0, accessed_at=None) == replace(wanted, hits=0, accessed_at=None)
 
 
 # -- listings --------------------------------------------------------------------------

@@ -88,6 +88,7 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
             "invalidated": entry.invalidated,
             "ttl": entry.ttl,
             "force_cached": entry.force_cached,
+            "accessed_at": entry.accessed_at,
         },
     }
 
@@ -145,6 +146,8 @@ def entry_from_dict(data: Any) -> Entry:
             invalidated=_typed(body["invalidated"], bool, "invalidated"),
             ttl=_optional(body["ttl"], float, "ttl"),
             force_cached=_typed(body["force_cached"], bool, "force_cached"),
+            # Absent from records written before it existed: never hit since.
+            accessed_at=_optional(body.get("accessed_at"), float, "accessed_at"),
         )
     except SerializationError:
         raise

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
+from ._expiry import Lifetime
 from ._models import Entry, StorageStats
 from ._serializers import JSONSerializer, Serializer
 from ._sqlite_common import (
@@ -45,6 +46,7 @@ from ._sqlite_common import (
     check_settings,
     child_namespace,
     decode_row,
+    hit_statement,
     is_memory,
     new_body_id,
     queries,
@@ -229,6 +231,8 @@ class AsyncSQLiteStorage:
         connection: aiosqlite.Connection | None = None,
         serializer: Serializer | None = None,
         ttl: float | None = None,
+        sliding: bool = False,
+        max_lifetime: float | None = None,
         table_name: str = DEFAULT_TABLE_NAME,
         create_table: bool = True,
         timeout: float = 5.0,
@@ -236,16 +240,32 @@ class AsyncSQLiteStorage:
     ) -> None:
         if path is not None and connection is not None:
             raise ConfigurationError("give AsyncSQLiteStorage a path or a connection, not both")
-        check_settings(table_name=table_name, ttl=ttl, timeout=timeout)
+        check_settings(table_name=table_name, timeout=timeout)
+        lifetime = Lifetime(ttl, sliding, max_lifetime)
         _aiosqlite()  # fail early, naming the extra
         database = MEMORY if path is None else os.fspath(path)
-        self.ttl = ttl
+        self._lifetime = lifetime
         self.table_name = table_name
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
         self._shared = _Shared(database, connection, table_name, create_table, timeout)
         self._queries = self._shared.queries
         self._namespace = ""
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
+        return self._lifetime.ttl
+
+    @property
+    def sliding(self) -> bool:
+        """Whether a hit renews an entry's ``ttl``."""
+        return self._lifetime.sliding
+
+    @property
+    def max_lifetime(self) -> float | None:
+        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
+        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:
@@ -262,6 +282,8 @@ class AsyncSQLiteStorage:
         child = AsyncSQLiteStorage(
             serializer=self._serializer,
             ttl=self.ttl,
+            sliding=self.sliding,
+            max_lifetime=self.max_lifetime,
             table_name=self.table_name,
             clock=self._clock,
         )
@@ -331,14 +353,15 @@ class AsyncSQLiteStorage:
         """Replace a stored variant's head and metadata, keeping its body."""
         head = self._serializer.dumps(entry)
         await self._shared.execute(
-            self._queries.update_head, update_params(self._namespace, entry, head, self.ttl)
+            self._queries.update_head, update_params(self._namespace, entry, head, self._lifetime)
         )
 
     async def record_hit(self, entry: Entry) -> None:
-        """Count one more use of ``entry`` (one atomic ``UPDATE``)."""
-        await self._shared.execute(
-            self._queries.add_hit, (self._namespace, entry.key, entry.variant)
+        """Count one more use of ``entry`` (one atomic ``UPDATE``; sliding: renew its expiry)."""
+        sql, params = hit_statement(
+            self._queries, self._namespace, entry, self._lifetime, self._clock()
         )
+        await self._shared.execute(sql, params)
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
@@ -462,7 +485,9 @@ class AsyncSQLiteWriter:
             head = storage._serializer.dumps(entry)
             await storage._shared.execute(
                 storage._queries.upsert,
-                upsert_params(self._namespace, entry, head, self._body_id, self._seq, storage.ttl),
+                upsert_params(
+                    self._namespace, entry, head, self._body_id, self._seq, storage._lifetime
+                ),
             )
         except BaseException:
             await self._discard()

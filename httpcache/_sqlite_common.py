@@ -11,7 +11,8 @@ The schema, for ``table_name`` ``t``::
     t          one row per stored variant
                id INTEGER PRIMARY KEY, namespace TEXT, cache_key TEXT, variant TEXT,
                url TEXT, head BLOB (the serialized entry), hits INTEGER, size INTEGER,
-               body_id TEXT UNIQUE, chunks INTEGER, expires_at REAL (NULL: never)
+               body_id TEXT UNIQUE, chunks INTEGER, expires_at REAL (NULL: never),
+               accessed_at REAL (last hit; NULL: none yet)
                UNIQUE (namespace, cache_key, variant); INDEX t_expires_at (expires_at)
     t_bodies   the body chunks: body_id TEXT, seq INTEGER, chunk BLOB, staged_at REAL
                PRIMARY KEY (body_id, seq)
@@ -25,8 +26,9 @@ Invariants:
   deletes the old chunks inside that statement's own transaction.
 * A body is written under a fresh ``body_id`` before any row names it: chunks ``0 ..
   chunks-1`` exist before the commit and are invisible until then.
-* ``hits`` and ``size`` live in columns; the serialized head's copies are overridden on read,
-  so counting a hit is one ``UPDATE ... SET hits = hits + 1``.
+* ``hits``, ``size`` and ``accessed_at`` live in columns; the serialized head's copies are
+  overridden on read, so counting a hit (and, with sliding expiry, pushing ``expires_at``
+  back) is one ``UPDATE``.
 * The namespace tree of ``ns`` is ``ns`` itself plus every ``ns/...``; the root ``""`` is
   everything. It is selected with an index range (``'/'`` + 1 is ``'0'``).
 """
@@ -39,7 +41,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ._exceptions import ConfigurationError, SerializationError
-from ._expiry import expires_at
+from ._expiry import Lifetime, expires_at
 from ._models import Entry, StorageStats
 from ._serializers import Serializer
 
@@ -55,6 +57,7 @@ __all__ = [
     "check_settings",
     "child_namespace",
     "decode_row",
+    "hit_statement",
     "is_memory",
     "new_body_id",
     "queries",
@@ -82,20 +85,18 @@ MEMORY = ":memory:"
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 Row = tuple[object, ...]
-"""An entry row as selected: ``(id, cache_key, variant, head, hits, size)``."""
+"""An entry row as selected: ``(id, cache_key, variant, head, hits, size, accessed_at)``."""
 
-_ENTRY_COLUMNS = "id, cache_key, variant, head, hits, size"
+_ENTRY_COLUMNS = "id, cache_key, variant, head, hits, size, accessed_at"
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
 
-def check_settings(*, table_name: str, ttl: float | None, timeout: float) -> None:
+def check_settings(*, table_name: str, timeout: float) -> None:
     """Raise :class:`ConfigurationError` for a table name or number SQLite cannot take."""
     if not isinstance(table_name, str) or not _TABLE_NAME.match(table_name):
         raise ConfigurationError(
             "table_name must be a letter or '_' followed by letters, digits or '_'"
         )
-    if ttl is not None and ttl < 0:
-        raise ConfigurationError("ttl must not be negative")
     if timeout < 0:
         raise ConfigurationError("timeout must not be negative")
 
@@ -167,6 +168,7 @@ class Queries:
             " body_id TEXT NOT NULL UNIQUE,"
             " chunks INTEGER NOT NULL,"
             " expires_at REAL,"
+            " accessed_at REAL,"
             " UNIQUE (namespace, cache_key, variant))",
             f'CREATE INDEX IF NOT EXISTS "{name}_expires_at" ON {t} (expires_at)',
             f"CREATE TABLE IF NOT EXISTS {b} ("
@@ -230,11 +232,12 @@ class Queries:
         """Params from :func:`upsert_params`: insert or swap in a committed variant."""
         return (
             f"INSERT INTO {self.entries} (namespace, cache_key, variant, url, head, hits,"
-            " size, body_id, chunks, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " size, body_id, chunks, expires_at, accessed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (namespace, cache_key, variant) DO UPDATE SET"
             " url = excluded.url, head = excluded.head, hits = excluded.hits,"
             " size = excluded.size, body_id = excluded.body_id, chunks = excluded.chunks,"
-            " expires_at = excluded.expires_at"
+            " expires_at = excluded.expires_at, accessed_at = excluded.accessed_at"
         )
 
     @property
@@ -247,9 +250,23 @@ class Queries:
 
     @property
     def add_hit(self) -> str:
-        """Params ``(namespace, key, variant)``."""
+        """Params ``(now, namespace, key, variant)``: count a hit at ``now``."""
         return (
-            f"UPDATE {self.entries} SET hits = hits + 1"
+            f"UPDATE {self.entries} SET hits = hits + 1, accessed_at = ?"
+            " WHERE namespace = ? AND cache_key = ? AND variant = ?"
+        )
+
+    @property
+    def add_hit_sliding(self) -> str:
+        """Params ``(now, deadline, namespace, key, variant)``: count a hit, renew expiry.
+
+        A deadline only ever moves later (and ``NULL``, never, stays ``NULL``), so a hit
+        renewing an entry that another writer replaced meanwhile never cuts the newer
+        entry's lifetime short.
+        """
+        return (
+            f"UPDATE {self.entries} SET hits = hits + 1, accessed_at = ?,"
+            " expires_at = MAX(expires_at, ?)"
             " WHERE namespace = ? AND cache_key = ? AND variant = ?"
         )
 
@@ -323,7 +340,7 @@ def upsert_params(
     head: bytes,
     body_id: str,
     chunks: int,
-    storage_ttl: float | None,
+    lifetime: Lifetime,
 ) -> tuple[object, ...]:
     """Return the parameters of :attr:`Queries.upsert` for a committed ``entry``."""
     return (
@@ -336,19 +353,20 @@ def upsert_params(
         entry.size if entry.size is not None else 0,
         body_id,
         chunks,
-        expires_at(entry, storage_ttl),
+        expires_at(entry, lifetime),
+        entry.accessed_at,
     )
 
 
 def update_params(
-    namespace: str, entry: Entry, head: bytes, storage_ttl: float | None
+    namespace: str, entry: Entry, head: bytes, lifetime: Lifetime
 ) -> tuple[object, ...]:
     """Return the parameters of :attr:`Queries.update_head` for a freshened ``entry``."""
     return (
         entry.request.url,
         head,
         entry.hits,
-        expires_at(entry, storage_ttl),
+        expires_at(entry, lifetime),
         namespace,
         entry.key,
         entry.variant,
@@ -359,9 +377,10 @@ def decode_row(serializer: Serializer, row: Row) -> Entry:
     """Rebuild the entry of a :data:`Row`; raise :class:`SerializationError` if it is unreadable.
 
     A record that decodes but names another key or variant than its row (a foreign or
-    tampered record) is unreadable too. ``hits`` and ``size`` come from their columns.
+    tampered record) is unreadable too. ``hits``, ``size`` and ``accessed_at`` come from
+    their columns.
     """
-    _, key, variant, head, hits, size = row
+    _, key, variant, head, hits, size, accessed_at = row
     if not isinstance(head, bytes):
         raise SerializationError(f"the stored head is {type(head).__name__}, not a BLOB")
     if not isinstance(hits, int) or not isinstance(size, int) or hits < 0 or size < 0:
@@ -369,8 +388,10 @@ def decode_row(serializer: Serializer, row: Row) -> Entry:
     entry = serializer.loads(head)
     if entry.key != key or entry.variant != variant:
         raise SerializationError("the stored record belongs to another key or variant")
-    if entry.hits != hits or entry.size != size:
-        entry = replace(entry, hits=hits, size=size)
+    if accessed_at is not None and not isinstance(accessed_at, float):
+        raise SerializationError("the stored accessed_at column is not a number")
+    if entry.hits != hits or entry.size != size or entry.accessed_at != accessed_at:
+        entry = replace(entry, hits=hits, size=size, accessed_at=accessed_at)
     return entry
 
 
@@ -412,3 +433,18 @@ class Chunker:
         rest = bytes(self._buffer)
         self._buffer.clear()
         return rest
+
+
+def hit_statement(
+    queries: Queries, namespace: str, entry: Entry, lifetime: Lifetime, now: float
+) -> tuple[str, tuple[object, ...]]:
+    """Return the statement and parameters that count a hit on ``entry`` at ``now``.
+
+    With sliding expiry the hit also renews the entry's deadline: counted from ``now``,
+    bounded by ``max_lifetime``.
+    """
+    where: tuple[object, ...] = (namespace, entry.key, entry.variant)
+    if lifetime.sliding:
+        deadline = expires_at(replace(entry, accessed_at=now), lifetime)
+        return queries.add_hit_sliding, (now, deadline, *where)
+    return queries.add_hit, (now, *where)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
+from ._expiry import Lifetime
 from ._models import Entry, StorageStats
 from ._serializers import JSONSerializer, Serializer
 from ._sqlite_common import (
@@ -41,6 +42,7 @@ from ._sqlite_common import (
     check_settings,
     child_namespace,
     decode_row,
+    hit_statement,
     is_memory,
     new_body_id,
     queries,
@@ -202,6 +204,8 @@ class SQLiteStorage:
         connection: sqlite3.Connection | None = None,
         serializer: Serializer | None = None,
         ttl: float | None = None,
+        sliding: bool = False,
+        max_lifetime: float | None = None,
         table_name: str = DEFAULT_TABLE_NAME,
         create_table: bool = True,
         timeout: float = 5.0,
@@ -209,15 +213,31 @@ class SQLiteStorage:
     ) -> None:
         if path is not None and connection is not None:
             raise ConfigurationError("give SQLiteStorage a path or a connection, not both")
-        check_settings(table_name=table_name, ttl=ttl, timeout=timeout)
+        check_settings(table_name=table_name, timeout=timeout)
+        lifetime = Lifetime(ttl, sliding, max_lifetime)
         database = MEMORY if path is None else os.fspath(path)
-        self.ttl = ttl
+        self._lifetime = lifetime
         self.table_name = table_name
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
         self._shared = _Shared(database, connection, table_name, create_table, timeout)
         self._queries = self._shared.queries
         self._namespace = ""
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
+        return self._lifetime.ttl
+
+    @property
+    def sliding(self) -> bool:
+        """Whether a hit renews an entry's ``ttl``."""
+        return self._lifetime.sliding
+
+    @property
+    def max_lifetime(self) -> float | None:
+        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
+        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:
@@ -234,6 +254,8 @@ class SQLiteStorage:
         child = SQLiteStorage(
             serializer=self._serializer,
             ttl=self.ttl,
+            sliding=self.sliding,
+            max_lifetime=self.max_lifetime,
             table_name=self.table_name,
             clock=self._clock,
         )
@@ -298,12 +320,15 @@ class SQLiteStorage:
         """Replace a stored variant's head and metadata, keeping its body."""
         head = self._serializer.dumps(entry)
         self._shared.execute(
-            self._queries.update_head, update_params(self._namespace, entry, head, self.ttl)
+            self._queries.update_head, update_params(self._namespace, entry, head, self._lifetime)
         )
 
     def record_hit(self, entry: Entry) -> None:
-        """Count one more use of ``entry`` (one atomic ``UPDATE``)."""
-        self._shared.execute(self._queries.add_hit, (self._namespace, entry.key, entry.variant))
+        """Count one more use of ``entry`` (one atomic ``UPDATE``; sliding: renew its expiry)."""
+        sql, params = hit_statement(
+            self._queries, self._namespace, entry, self._lifetime, self._clock()
+        )
+        self._shared.execute(sql, params)
 
     def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
@@ -425,7 +450,9 @@ class SQLiteWriter:
             head = storage._serializer.dumps(entry)
             storage._shared.execute(
                 storage._queries.upsert,
-                upsert_params(self._namespace, entry, head, self._body_id, self._seq, storage.ttl),
+                upsert_params(
+                    self._namespace, entry, head, self._body_id, self._seq, storage._lifetime
+                ),
             )
         except BaseException:
             self._discard()

@@ -11,7 +11,8 @@ URL                                       storage
 ``s3://bucket/prefix``                    ``S3Storage(bucket_name="bucket", key_prefix="prefix/")``
 ========================================  ==========================================
 
-Every URL takes ``ttl=<seconds>``. Parsing is pure (:func:`parse_storage_url`);
+Every URL takes ``ttl=<seconds>``, ``sliding=true`` (a hit renews ``ttl``) and
+``max_lifetime=<seconds>``. Parsing is pure (:func:`parse_storage_url`);
 the backends are imported only when built, so a missing extra is reported as a
 :class:`~httpcache.ConfigurationError` naming it.
 """
@@ -92,6 +93,15 @@ def _number(name: str, value: str, kind: type[int] | type[float]) -> int | float
     return number
 
 
+def _flag(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"storage URL parameter {name}={value!r} is not true or false")
+
+
 def parse_storage_url(url: str) -> StorageSpec:
     """Parse a storage URL or a plain directory path into a :class:`StorageSpec`.
 
@@ -114,6 +124,10 @@ def parse_storage_url(url: str) -> StorageSpec:
     kwargs: dict[str, Any] = {}
     if "ttl" in query:
         kwargs["ttl"] = _number("ttl", query.pop("ttl"), float)
+    if "sliding" in query:
+        kwargs["sliding"] = _flag("sliding", query.pop("sliding"))
+    if "max_lifetime" in query:
+        kwargs["max_lifetime"] = _number("max_lifetime", query.pop("max_lifetime"), float)
 
     if scheme == "memory":
         if "capacity" in query:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -48,6 +49,7 @@ ENTRY = Entry(
     invalidated=True,
     ttl=30.5,
     force_cached=True,
+    accessed_at=T0 + 9.5,
 )
 
 
@@ -164,6 +166,13 @@ def test_json_serializer_unreadable_record_raises_serialization_error(data: byte
     """DESIGN §4: corrupt, foreign or other-version data is a SerializationError, nothing else."""
     with pytest.raises(SerializationError):
         JSONSerializer().loads(data)
+
+
+def test_json_serializer_reads_a_record_written_before_accessed_at_existed() -> None:
+    data = json.loads(JSONSerializer().dumps(ENTRY))
+    del data["entry"]["accessed_at"]
+    loaded = JSONSerializer().loads(json.dumps(data).encode())
+    assert loaded == replace(ENTRY, accessed_at=None)
 
 
 def test_serialization_error_is_httpcache_error() -> None:

@@ -20,6 +20,16 @@ from httpcache._storage_url import StorageSpec, parse_storage_url
             StorageSpec("memory", {"capacity": 500, "ttl": 60.0}),
             id="memory-params",
         ),
+        pytest.param(
+            "memory://?ttl=60&sliding=true&max_lifetime=3600",
+            StorageSpec("memory", {"ttl": 60.0, "sliding": True, "max_lifetime": 3600.0}),
+            id="sliding",
+        ),
+        pytest.param(
+            "file:///c?sliding=off",
+            StorageSpec("file", {"base_path": "/c", "sliding": False}),
+            id="sliding-off",
+        ),
         pytest.param("./.cache-dir", StorageSpec("file", {"base_path": "./.cache-dir"}), id="path"),
         pytest.param(
             "file:///var/cache/app", StorageSpec("file", {"base_path": "/var/cache/app"}), id="file"
@@ -58,6 +68,7 @@ def test_parse_storage_url_known_forms_give_backend_and_arguments(
         pytest.param("sqlite://", "needs a database path", id="sqlite-no-path"),
         pytest.param("memory://?ttl=soon", "not a number", id="bad-ttl"),
         pytest.param("memory://?capacity=-1", "must not be negative", id="negative"),
+        pytest.param("memory://?sliding=maybe", "not true or false", id="bad-flag"),
         pytest.param("memory://?colour=blue", "unknown parameter(s)", id="unknown-parameter"),
         pytest.param("", "empty", id="empty"),
     ],
@@ -65,6 +76,11 @@ def test_parse_storage_url_known_forms_give_backend_and_arguments(
 def test_parse_storage_url_bad_input_raises_configuration_error(url: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_storage_url(url)
+
+
+def test_storage_from_url_sliding_without_ttl_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="sliding expiry needs a ttl"):
+        httpcache.storage_from_url("memory://?sliding=1")
 
 
 def test_storage_from_url_memory_builds_sync_and_async_storages() -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .._exceptions import ConfigurationError, SerializationError
-from .._expiry import is_expired
+from .._expiry import Lifetime, is_expired
 from .._models import Entry, StorageStats
 from .._serializers import Serializer
 
@@ -72,6 +72,8 @@ class AsyncInMemoryStorage:
         capacity: int = 128,
         max_bytes: int | None = None,
         ttl: float | None = None,
+        sliding: bool = False,
+        max_lifetime: float | None = None,
         serializer: Serializer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -79,16 +81,30 @@ class AsyncInMemoryStorage:
             raise ConfigurationError("capacity must be at least 1")
         if max_bytes is not None and max_bytes < 0:
             raise ConfigurationError("max_bytes must not be negative")
-        if ttl is not None and ttl < 0:
-            raise ConfigurationError("ttl must not be negative")
+        lifetime = Lifetime(ttl, sliding, max_lifetime)
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self.ttl = ttl
+        self._lifetime = lifetime
         self._serializer = serializer
         self._clock = clock
         self._core = _Core()
         self._lock = self._core.lock
         self._namespace = ""
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
+        return self._lifetime.ttl
+
+    @property
+    def sliding(self) -> bool:
+        """Whether a hit renews an entry's ``ttl``."""
+        return self._lifetime.sliding
+
+    @property
+    def max_lifetime(self) -> float | None:
+        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
+        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:
@@ -103,6 +119,8 @@ class AsyncInMemoryStorage:
             capacity=self.capacity,
             max_bytes=self.max_bytes,
             ttl=self.ttl,
+            sliding=self.sliding,
+            max_lifetime=self.max_lifetime,
             serializer=self._serializer,
             clock=self._clock,
         )
@@ -154,7 +172,7 @@ class AsyncInMemoryStorage:
         if record is None:
             return None
         entry = self._decode(record)
-        if entry is None or is_expired(entry, self.ttl, now):
+        if entry is None or is_expired(entry, self._lifetime, now):
             self._drop(slot)
             return None
         return record, entry
@@ -198,15 +216,16 @@ class AsyncInMemoryStorage:
             self._core.records.move_to_end(slot)
 
     async def record_hit(self, entry: Entry) -> None:
-        """Count a hit and mark the variant most recently used."""
+        """Count a hit, note when it happened and mark the variant most recently used."""
         slot = self._slot(entry.key, entry.variant)
+        now = self._clock()
         with self._lock:
             record = self._core.records.get(slot)
             if record is None:
                 return
             current = self._decode(record)
             if current is not None:
-                updated = replace(current, hits=current.hits + 1)
+                updated = replace(current, hits=current.hits + 1, accessed_at=now)
                 record.entry = (
                     updated if self._serializer is None else self._serializer.dumps(updated)
                 )

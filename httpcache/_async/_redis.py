@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigurationError, SerializationError, StorageError
-from .._expiry import is_expired
+from .._expiry import Lifetime, is_expired
 from .._models import Entry, StorageStats
 from .._redis_keys import (
     BODY_CHUNK,
@@ -126,14 +126,28 @@ return 1
 """
 )
 
-# KEYS: index. ARGV: head field, expected head, new head.
-_LUA_SWAP = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-  return 1
+# KEYS: index. ARGV: head field, expected head, new head, expiry ms ('' = leave it as it is,
+# -1 = none), body field, body key prefix. Swaps the head only if it is still the one read.
+_LUA_SWAP = (
+    _LUA_EXTEND
+    + """
+local index = KEYS[1]
+if redis.call('HGET', index, ARGV[1]) ~= ARGV[2] then
+  return 0
 end
-return 0
+redis.call('HSET', index, ARGV[1], ARGV[3])
+if ARGV[4] ~= '' then
+  local ttl = tonumber(ARGV[4])
+  local id = redis.call('HGET', index, ARGV[5])
+  if id and id ~= '' then
+    local body = ARGV[6] .. id
+    if ttl < 0 then redis.call('PERSIST', body) else redis.call('PEXPIRE', body, ttl) end
+  end
+  extend(index, ttl)
+end
+return 1
 """
+)
 
 # KEYS: index. ARGV: body key prefix, retired body ms, mode ('any' or 'match'), then per
 # variant: head field, body field and, in 'match' mode, the head as read ('' if none).
@@ -201,7 +215,7 @@ def _sift(
     index: bytes,
     fields: Mapping[bytes | str, bytes | str],
     serializer: Serializer,
-    ttl: float | None,
+    lifetime: Lifetime,
     now: float,
 ) -> _Sifted:
     """Decode the heads of one variant index and sort them by what must happen to them."""
@@ -228,7 +242,7 @@ def _sift(
             logger.warning("dropping an unreadable cache record from %r: %s", index, exc)
             sifted.doomed.append((variant, record))
             continue
-        if is_expired(entry, ttl, now):
+        if is_expired(entry, lifetime, now):
             sifted.expired.append(entry)
             sifted.doomed.append((variant, record))
         else:
@@ -274,12 +288,13 @@ class AsyncRedisStorage:
         client: Redis | None = None,
         serializer: Serializer | None = None,
         ttl: float | None = None,
+        sliding: bool = False,
+        max_lifetime: float | None = None,
         namespace: str = "httpcache",
         grace: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if ttl is not None and ttl < 0:
-            raise ConfigurationError("ttl must not be negative")
+        lifetime = Lifetime(ttl, sliding, max_lifetime)
         if grace < 0:
             raise ConfigurationError("grace must not be negative")
         if not namespace:
@@ -302,7 +317,7 @@ class AsyncRedisStorage:
             self._owns_client = False
         self._client = client
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
-        self.ttl = ttl
+        self._lifetime = lifetime
         self.grace = grace
         self._clock = clock
         self._namespace = namespace
@@ -312,6 +327,21 @@ class AsyncRedisStorage:
         self._swap = client.register_script(_LUA_SWAP)
         self._remove = client.register_script(_LUA_REMOVE)
         self._drop = client.register_script(_LUA_DROP)
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
+        return self._lifetime.ttl
+
+    @property
+    def sliding(self) -> bool:
+        """Whether a hit renews an entry's ``ttl``."""
+        return self._lifetime.sliding
+
+    @property
+    def max_lifetime(self) -> float | None:
+        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
+        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:
@@ -336,6 +366,8 @@ class AsyncRedisStorage:
             client=self._client,
             serializer=self._serializer,
             ttl=self.ttl,
+            sliding=self.sliding,
+            max_lifetime=self.max_lifetime,
             namespace=self._namespace,
             grace=self.grace,
             clock=self._clock,
@@ -347,13 +379,13 @@ class AsyncRedisStorage:
     # -- helpers ------------------------------------------------------------
 
     def _ttl_ms(self, entry: Entry) -> int:
-        return native_ttl_ms(entry, self.ttl, self._clock(), self.grace)
+        return native_ttl_ms(entry, self._lifetime, self._clock(), self.grace)
 
     async def _read_index(self, index: bytes, now: float) -> _Sifted:
         """Read one variant index, removing what is expired or unreadable."""
         with _translate("reading entries"):
             fields = await self._client.hgetall(index)
-            sifted = _sift(index, fields, self._serializer, self.ttl, now)
+            sifted = _sift(index, fields, self._serializer, self._lifetime, now)
             if sifted.doomed:
                 prefix = body_prefix_of_index(index)
                 args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "match"]
@@ -422,9 +454,13 @@ class AsyncRedisStorage:
             )
 
     async def record_hit(self, entry: Entry) -> None:
-        """Count a hit (best effort: gives up after a few concurrent changes)."""
+        """Count a hit and note when; with sliding expiry, push the keys' expiry back.
+
+        Best effort: gives up after a few concurrent changes.
+        """
         index = index_key(self._base, entry.key)
         name = head_field(entry.variant)
+        prefix = body_prefix(self._base)
         with _translate("counting a hit"):
             for _ in range(3):
                 record = await self._client.hget(index, name)
@@ -434,8 +470,11 @@ class AsyncRedisStorage:
                     current = self._serializer.loads(record)
                 except SerializationError:
                     return  # the next read removes it
-                updated = self._serializer.dumps(replace(current, hits=current.hits + 1))
-                if await self._swap(keys=[index], args=[name, record, updated]):
+                touched = replace(current, hits=current.hits + 1, accessed_at=self._clock())
+                updated = self._serializer.dumps(touched)
+                expiry: int | str = self._ttl_ms(touched) if self.sliding else ""
+                args = [name, record, updated, expiry, body_field(entry.variant), prefix]
+                if await self._swap(keys=[index], args=args):
                     return
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
@@ -505,7 +544,7 @@ class AsyncRedisStorage:
         async for index in self._indexes():
             with _translate("counting entries"):
                 fields = await self._client.hgetall(index)
-            sifted = _sift(index, fields, self._serializer, self.ttl, now)
+            sifted = _sift(index, fields, self._serializer, self._lifetime, now)
             for entry in (*sifted.live, *sifted.expired):
                 size += entry.size or 0
             entries += len(sifted.live) + len(sifted.expired)

@@ -35,7 +35,7 @@ from typing import TypeVar
 
 from .. import _file_layout as layout
 from .._exceptions import ConfigurationError, SerializationError, StorageError
-from .._expiry import is_expired
+from .._expiry import Lifetime, is_expired
 from .._models import Entry, StorageStats
 from .._serializers import JSONSerializer, Serializer
 from .._synchronization import run_blocking
@@ -177,14 +177,15 @@ class FileStorage:
         serializer: Serializer | None = None,
         base_path: str | os.PathLike[str] | None = None,
         ttl: float | None = None,
+        sliding: bool = False,
+        max_lifetime: float | None = None,
         check_ttl_every: float = 60,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if ttl is not None and ttl < 0:
-            raise ConfigurationError("ttl must not be negative")
+        lifetime = Lifetime(ttl, sliding, max_lifetime)
         if check_ttl_every < 0:
             raise ConfigurationError("check_ttl_every must not be negative")
-        self.ttl = ttl
+        self._lifetime = lifetime
         self.check_ttl_every = check_ttl_every
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
@@ -193,6 +194,21 @@ class FileStorage:
         self._parts: tuple[str, ...] = ()
         self._dir = self._base
         self._next_sweep: float | None = None
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
+        return self._lifetime.ttl
+
+    @property
+    def sliding(self) -> bool:
+        """Whether a hit renews an entry's ``ttl``."""
+        return self._lifetime.sliding
+
+    @property
+    def max_lifetime(self) -> float | None:
+        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
+        return self._lifetime.max_lifetime
 
     @property
     def base_path(self) -> Path:
@@ -216,6 +232,8 @@ class FileStorage:
             serializer=self._serializer,
             base_path=self._base,
             ttl=self.ttl,
+            sliding=self.sliding,
+            max_lifetime=self.max_lifetime,
             check_ttl_every=self.check_ttl_every,
             clock=self._clock,
         )
@@ -271,7 +289,7 @@ class FileStorage:
 
     def _live(self, path: Path, now: float) -> _Head | None:
         head = self._load(path)
-        if head is not None and is_expired(head.entry, self.ttl, now):
+        if head is not None and is_expired(head.entry, self._lifetime, now):
             self._drop(head)
             return None
         return head
@@ -334,13 +352,14 @@ class FileStorage:
             return None
         return file
 
-    def _update(self, entry: Entry, hit: bool) -> None:
+    def _update(self, entry: Entry, hit_at: float | None) -> None:
+        """Write ``entry``'s new head, or (``hit_at`` given) count a hit on the stored one."""
         path = self._head_path(entry.key, entry.variant)
         head = self._load(path)
         if head is None or not layout.same_entry(head.entry, entry):
             return  # gone, or replaced by another response: nothing to update
-        if hit:
-            updated = replace(head.entry, hits=head.entry.hits + 1)
+        if hit_at is not None:
+            updated = replace(head.entry, hits=head.entry.hits + 1, accessed_at=hit_at)
         elif entry.size is None:
             updated = replace(entry, size=head.entry.size)  # the body stays
         else:
@@ -417,7 +436,7 @@ class FileStorage:
             head = self._load(key_dir / name)
             if head is None:
                 continue
-            if is_expired(head.entry, self.ttl, now):
+            if is_expired(head.entry, self._lifetime, now):
                 self._drop(head)
                 removed += 1
             elif not os.path.exists(self._body_path(head)):
@@ -465,7 +484,7 @@ class FileStorage:
                 continue
             entries += 1
             size += head.size + body_size
-            expired += is_expired(head.entry, self.ttl, now)
+            expired += is_expired(head.entry, self._lifetime, now)
         return StorageStats(entries=entries, bytes=size, expired=expired)
 
     def _load_live(self, paths: list[Path], now: float) -> list[Entry]:
@@ -515,11 +534,14 @@ class FileStorage:
 
     def update_entry(self, entry: Entry) -> None:
         """Replace a stored variant's head and metadata, keeping its body."""
-        self._run(self._update, entry, False)
+        self._run(self._update, entry, None)
 
     def record_hit(self, entry: Entry) -> None:
-        """Count a hit (best effort: concurrent hits from other processes may be lost)."""
-        self._run(self._update, entry, True)
+        """Count a hit and note when (sliding expiry counts ``ttl`` from there).
+
+        Best effort: concurrent hits from other processes may be lost.
+        """
+        self._run(self._update, entry, self._clock())
 
     def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""

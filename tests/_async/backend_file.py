@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from httpcache import Entry
 from httpcache._async._file import AsyncFileStorage
-from tests._async.storage_backends import Backend, Context
+from tests._async.storage_backends import Backend, Context, Lifetime
 
 
-async def build(ctx: Context, ttl: float | None) -> AsyncFileStorage:
+async def build(ctx: Context, lifetime: Lifetime) -> AsyncFileStorage:
     root = AsyncFileStorage(
-        base_path=ctx.tmp_path / "cache", ttl=ttl, serializer=ctx.serializer, clock=ctx.clock
+        base_path=ctx.tmp_path / "cache", **lifetime, serializer=ctx.serializer, clock=ctx.clock
     )
     return root.with_namespace(ctx.namespace)
 

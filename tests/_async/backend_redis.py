@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from httpcache import Entry
 from httpcache._async._redis import AsyncRedisStorage
 from httpcache._redis_keys import head_field, index_key
-from tests._async.storage_backends import Backend, Context
+from tests._async.storage_backends import Backend, Context, Lifetime
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_PREFIX = "httpcache-test"
@@ -36,11 +36,11 @@ async def connect() -> redis.asyncio.Redis:
     return client
 
 
-async def build(ctx: Context, ttl: float | None) -> AsyncRedisStorage:
+async def build(ctx: Context, lifetime: Lifetime) -> AsyncRedisStorage:
     storage = AsyncRedisStorage(
         client=await connect(),
         namespace=f"{TEST_PREFIX}:{ctx.namespace}",
-        ttl=ttl,
+        **lifetime,
         serializer=ctx.serializer,
         clock=ctx.clock,
     )

@@ -18,7 +18,7 @@ import pytest
 import httpcache._s3_async
 from httpcache import AsyncS3Storage, Entry
 from httpcache._s3_common import head_name
-from tests._async.storage_backends import Backend, Context
+from tests._async.storage_backends import Backend, Context, Lifetime
 
 # The storage module itself (tests patch its constants); unasync maps it to httpcache._s3_sync.
 s3_module = httpcache._s3_async
@@ -69,11 +69,11 @@ def endpoint_url() -> str:
     return _endpoint[0]
 
 
-async def build(ctx: Context, ttl: float | None) -> AsyncS3Storage:
+async def build(ctx: Context, lifetime: Lifetime) -> AsyncS3Storage:
     return AsyncS3Storage(
         bucket_name=BUCKET,
         key_prefix=f"t/{ctx.namespace}/",
-        ttl=ttl,
+        **lifetime,
         serializer=ctx.serializer,
         clock=ctx.clock,
         endpoint_url=endpoint_url(),

@@ -8,12 +8,12 @@ sync copy of this file (``AsyncSQLiteStorage`` -> ``SQLiteStorage``) tests the s
 from __future__ import annotations
 
 from httpcache import AsyncSQLiteStorage, Entry
-from tests._async.storage_backends import Backend, Context
+from tests._async.storage_backends import Backend, Context, Lifetime
 
 
-async def build(ctx: Context, ttl: float | None) -> AsyncSQLiteStorage:
+async def build(ctx: Context, lifetime: Lifetime) -> AsyncSQLiteStorage:
     root = AsyncSQLiteStorage(
-        path=ctx.tmp_path / "cache.db", ttl=ttl, serializer=ctx.serializer, clock=ctx.clock
+        path=ctx.tmp_path / "cache.db", **lifetime, serializer=ctx.serializer, clock=ctx.clock
     )
     storage: AsyncSQLiteStorage = root.with_namespace(ctx.namespace)
     return storage

@@ -32,6 +32,10 @@ class FakeClock:
         self.now += seconds
 
 
+Lifetime = dict[str, Any]
+"""Keyword arguments for a storage's lifetime: ``ttl``, ``sliding``, ``max_lifetime``."""
+
+
 @dataclass
 class Context:
     """What a backend may use to build one test's storage."""
@@ -45,7 +49,7 @@ class Context:
 @dataclass
 class Backend:
     name: str
-    build: Callable[[Context, float | None], Awaitable[Any]]
+    build: Callable[[Context, Lifetime], Awaitable[Any]]
     corrupt: Callable[[Any, Entry], Awaitable[None]]
     serializers: tuple[str, ...] = ("json", "pickle", "yaml")
     large_bodies: bool = True
@@ -63,9 +67,9 @@ SERIALIZERS: dict[str, Callable[[], Serializer] | None] = {
 # -- memory ------------------------------------------------------------------
 
 
-async def _build_memory(ctx: Context, ttl: float | None) -> httpcache.AsyncInMemoryStorage:
+async def _build_memory(ctx: Context, lifetime: Lifetime) -> httpcache.AsyncInMemoryStorage:
     root = httpcache.AsyncInMemoryStorage(
-        capacity=10_000, ttl=ttl, serializer=ctx.serializer, clock=ctx.clock
+        capacity=10_000, **lifetime, serializer=ctx.serializer, clock=ctx.clock
     )
     return root.with_namespace(ctx.namespace)
 

@@ -252,6 +252,33 @@ async def test_redis_storage_ttl_sets_native_expiry_on_every_key(
         await storage.clear()
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("sliding", [True, False], ids=["sliding", "absolute"])
+async def test_redis_storage_sliding_hit_pushes_native_expiry_back(
+    client: redis.asyncio.Redis, namespace: str, sliding: bool
+) -> None:
+    now = [T0]
+    storage = AsyncRedisStorage(
+        client=client, namespace=namespace, ttl=100, sliding=sliding, grace=0, clock=lambda: now[0]
+    )
+    try:
+        committed = await put(storage, make_entry(), b"z" * 10)
+        keys = await scan(client, storage.key_prefix)
+        assert len(keys) == 2  # the index and the body
+        for key in keys:  # as if most of the lifetime had passed on the server
+            await client.pexpire(key, 5_000)
+        now[0] = T0 + 50
+        await storage.record_hit(committed)
+        for key in keys:
+            left = await client.pttl(key)
+            if sliding:  # renewed to the last hit + ttl: 100 s from now
+                assert 90_000 < left <= 100_000, (key, left)
+            else:
+                assert 0 < left <= 5_000, (key, left)
+    finally:
+        await storage.clear()
+
+
 # -- health, closing, configuration ------------------------------------------------------
 
 

@@ -44,7 +44,7 @@ class Rig:
         self.opened: list[Any] = []
 
     async def storage(self, ttl: float | None = None) -> Any:
-        storage = await build(self.ctx, ttl)
+        storage = await build(self.ctx, {"ttl": ttl})
         self.opened.append(storage)
         return storage
 

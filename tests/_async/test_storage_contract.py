@@ -45,8 +45,8 @@ class Harness:
         )
         self.opened: list[Any] = []
 
-    async def storage(self, ttl: float | None = None) -> Any:
-        storage = await self.backend.build(self.ctx, ttl)
+    async def storage(self, ttl: float | None = None, **lifetime: Any) -> Any:
+        storage = await self.backend.build(self.ctx, {"ttl": ttl, **lifetime})
         self.opened.append(storage)
         return storage
 
@@ -229,6 +229,51 @@ async def test_storage_entry_ttl_overrides_storage_ttl(harness: Harness) -> None
     now = harness.clock.now
     await put(storage, make_entry(created_at=now, ttl=5))
     harness.clock.advance(6)
+    assert await storage.get_entries("http://example.com/a") == []
+
+
+@pytest.mark.anyio
+async def test_storage_sliding_ttl_renews_on_hits_up_to_max_lifetime(harness: Harness) -> None:
+    storage = await harness.storage(ttl=10, sliding=True, max_lifetime=25)
+    assert (storage.ttl, storage.sliding, storage.max_lifetime) == (10, True, 25)
+    start = harness.clock.now
+    await put(storage, make_entry("http://example.com/hot", created_at=start))
+    await put(storage, make_entry("http://example.com/cold", created_at=start))
+    for _ in range(2):  # a hit every 8 s keeps the hot entry past its first 10 s
+        harness.clock.advance(8)
+        [hot] = await storage.get_entries("http://example.com/hot")
+        await storage.record_hit(hot)
+    harness.clock.advance(8)  # t=24: last hit at 16; cold was last written at 0
+    [hot] = await storage.get_entries("http://example.com/hot")
+    assert hot.hits == 2 and hot.accessed_at == start + 16
+    assert await storage.get_entries("http://example.com/cold") == []
+    await storage.delete_expired()  # judged by what each backend keeps beside the entry
+    assert [e.request.url for e in await listed(storage)] == ["http://example.com/hot"]
+    await storage.record_hit(hot)  # renews to 34, but max_lifetime caps it at 25
+    harness.clock.advance(1)
+    assert await storage.get_entries("http://example.com/hot") == []
+    await storage.delete_expired()
+    assert await listed(storage) == []
+
+
+@pytest.mark.anyio
+async def test_storage_without_sliding_a_hit_does_not_renew(harness: Harness) -> None:
+    storage = await harness.storage(ttl=10)
+    await put(storage, make_entry(created_at=harness.clock.now))
+    harness.clock.advance(8)
+    [found] = await storage.get_entries("http://example.com/a")
+    await storage.record_hit(found)
+    harness.clock.advance(3)
+    assert await storage.get_entries("http://example.com/a") == []
+
+
+@pytest.mark.anyio
+async def test_storage_max_lifetime_bounds_entries_without_ttl(harness: Harness) -> None:
+    storage = await harness.storage(max_lifetime=30)
+    await put(storage, make_entry(created_at=harness.clock.now))
+    harness.clock.advance(29)
+    assert len(await storage.get_entries("http://example.com/a")) == 1
+    harness.clock.advance(1)
     assert await storage.get_entries("http://example.com/a") == []
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from httpcache import Entry
 from httpcache._sync._file import FileStorage
-from tests._sync.storage_backends import Backend, Context
+from tests._sync.storage_backends import Backend, Context, Lifetime
 
 
-def build(ctx: Context, ttl: float | None) -> FileStorage:
+def build(ctx: Context, lifetime: Lifetime) -> FileStorage:
     root = FileStorage(
-        base_path=ctx.tmp_path / "cache", ttl=ttl, serializer=ctx.serializer, clock=ctx.clock
+        base_path=ctx.tmp_path / "cache", **lifetime, serializer=ctx.serializer, clock=ctx.clock
     )
     return root.with_namespace(ctx.namespace)
 

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from httpcache import Entry
 from httpcache._sync._redis import RedisStorage
 from httpcache._redis_keys import head_field, index_key
-from tests._sync.storage_backends import Backend, Context
+from tests._sync.storage_backends import Backend, Context, Lifetime
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_PREFIX = "httpcache-test"
@@ -36,11 +36,11 @@ def connect() -> redis.Redis:
     return client
 
 
-def build(ctx: Context, ttl: float | None) -> RedisStorage:
+def build(ctx: Context, lifetime: Lifetime) -> RedisStorage:
     storage = RedisStorage(
         client=connect(),
         namespace=f"{TEST_PREFIX}:{ctx.namespace}",
-        ttl=ttl,
+        **lifetime,
         serializer=ctx.serializer,
         clock=ctx.clock,
     )

@@ -18,7 +18,7 @@ import pytest
 import httpcache._s3_sync
 from httpcache import S3Storage, Entry
 from httpcache._s3_common import head_name
-from tests._sync.storage_backends import Backend, Context
+from tests._sync.storage_backends import Backend, Context, Lifetime
 
 # The storage module itself (tests patch its constants); unasync maps it to httpcache._s3_sync.
 s3_module = httpcache._s3_sync
@@ -69,11 +69,11 @@ def endpoint_url() -> str:
     return _endpoint[0]
 
 
-def build(ctx: Context, ttl: float | None) -> S3Storage:
+def build(ctx: Context, lifetime: Lifetime) -> S3Storage:
     return S3Storage(
         bucket_name=BUCKET,
         key_prefix=f"t/{ctx.namespace}/",
-        ttl=ttl,
+        **lifetime,
         serializer=ctx.serializer,
         clock=ctx.clock,
         endpoint_url=endpoint_url(),

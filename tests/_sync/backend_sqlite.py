@@ -8,12 +8,12 @@ sync copy of this file (``SQLiteStorage`` -> ``SQLiteStorage``) tests the sync h
 from __future__ import annotations
 
 from httpcache import SQLiteStorage, Entry
-from tests._sync.storage_backends import Backend, Context
+from tests._sync.storage_backends import Backend, Context, Lifetime
 
 
-def build(ctx: Context, ttl: float | None) -> SQLiteStorage:
+def build(ctx: Context, lifetime: Lifetime) -> SQLiteStorage:
     root = SQLiteStorage(
-        path=ctx.tmp_path / "cache.db", ttl=ttl, serializer=ctx.serializer, clock=ctx.clock
+        path=ctx.tmp_path / "cache.db", **lifetime, serializer=ctx.serializer, clock=ctx.clock
     )
     storage: SQLiteStorage = root.with_namespace(ctx.namespace)
     return storage

@@ -249,6 +249,32 @@ def test_redis_storage_ttl_sets_native_expiry_on_every_key(
         storage.clear()
 
 
+@pytest.mark.parametrize("sliding", [True, False], ids=["sliding", "absolute"])
+def test_redis_storage_sliding_hit_pushes_native_expiry_back(
+    client: redis.Redis, namespace: str, sliding: bool
+) -> None:
+    now = [T0]
+    storage = RedisStorage(
+        client=client, namespace=namespace, ttl=100, sliding=sliding, grace=0, clock=lambda: now[0]
+    )
+    try:
+        committed = put(storage, make_entry(), b"z" * 10)
+        keys = scan(client, storage.key_prefix)
+        assert len(keys) == 2  # the index and the body
+        for key in keys:  # as if most of the lifetime had passed on the server
+            client.pexpire(key, 5_000)
+        now[0] = T0 + 50
+        storage.record_hit(committed)
+        for key in keys:
+            left = client.pttl(key)
+            if sliding:  # renewed to the last hit + ttl: 100 s from now
+                assert 90_000 < left <= 100_000, (key, left)
+            else:
+                assert 0 < left <= 5_000, (key, left)
+    finally:
+        storage.clear()
+
+
 # -- health, closing, configuration ------------------------------------------------------
 
 

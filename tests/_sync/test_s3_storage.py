@@ -44,7 +44,7 @@ class Rig:
         self.opened: list[Any] = []
 
     def storage(self, ttl: float | None = None) -> Any:
-        storage = build(self.ctx, ttl)
+        storage = build(self.ctx, {"ttl": ttl})
         self.opened.append(storage)
         return storage
 

@@ -45,8 +45,8 @@ class Harness:
         )
         self.opened: list[Any] = []
 
-    def storage(self, ttl: float | None = None) -> Any:
-        storage = self.backend.build(self.ctx, ttl)
+    def storage(self, ttl: float | None = None, **lifetime: Any) -> Any:
+        storage = self.backend.build(self.ctx, {"ttl": ttl, **lifetime})
         self.opened.append(storage)
         return storage
 
@@ -220,6 +220,48 @@ def test_storage_entry_ttl_overrides_storage_ttl(harness: Harness) -> None:
     now = harness.clock.now
     put(storage, make_entry(created_at=now, ttl=5))
     harness.clock.advance(6)
+    assert storage.get_entries("http://example.com/a") == []
+
+
+def test_storage_sliding_ttl_renews_on_hits_up_to_max_lifetime(harness: Harness) -> None:
+    storage = harness.storage(ttl=10, sliding=True, max_lifetime=25)
+    assert (storage.ttl, storage.sliding, storage.max_lifetime) == (10, True, 25)
+    start = harness.clock.now
+    put(storage, make_entry("http://example.com/hot", created_at=start))
+    put(storage, make_entry("http://example.com/cold", created_at=start))
+    for _ in range(2):  # a hit every 8 s keeps the hot entry past its first 10 s
+        harness.clock.advance(8)
+        [hot] = storage.get_entries("http://example.com/hot")
+        storage.record_hit(hot)
+    harness.clock.advance(8)  # t=24: last hit at 16; cold was last written at 0
+    [hot] = storage.get_entries("http://example.com/hot")
+    assert hot.hits == 2 and hot.accessed_at == start + 16
+    assert storage.get_entries("http://example.com/cold") == []
+    storage.delete_expired()  # judged by what each backend keeps beside the entry
+    assert [e.request.url for e in listed(storage)] == ["http://example.com/hot"]
+    storage.record_hit(hot)  # renews to 34, but max_lifetime caps it at 25
+    harness.clock.advance(1)
+    assert storage.get_entries("http://example.com/hot") == []
+    storage.delete_expired()
+    assert listed(storage) == []
+
+
+def test_storage_without_sliding_a_hit_does_not_renew(harness: Harness) -> None:
+    storage = harness.storage(ttl=10)
+    put(storage, make_entry(created_at=harness.clock.now))
+    harness.clock.advance(8)
+    [found] = storage.get_entries("http://example.com/a")
+    storage.record_hit(found)
+    harness.clock.advance(3)
+    assert storage.get_entries("http://example.com/a") == []
+
+
+def test_storage_max_lifetime_bounds_entries_without_ttl(harness: Harness) -> None:
+    storage = harness.storage(max_lifetime=30)
+    put(storage, make_entry(created_at=harness.clock.now))
+    harness.clock.advance(29)
+    assert len(storage.get_entries("http://example.com/a")) == 1
+    harness.clock.advance(1)
     assert storage.get_entries("http://example.com/a") == []
 
 
