@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from httpcache import (
+    ConfigurationError,
     Entry,
     JSONSerializer,
+    PickleSerializer,
     RequestHead,
     ResponseHead,
     SerializationError,
     Serializer,
+    YAMLSerializer,
 )
+from httpcache._sealing import Sealer
 from httpcache._serializers import FORMAT_VERSION, entry_to_dict
 
 T0 = 784111777.0
@@ -53,6 +58,17 @@ ENTRY = Entry(
 )
 
 
+KEY = "0123456789abcdef-test-key"
+WITHOUT_COOKIES = replace(
+    ENTRY.response, headers=tuple(h for h in ENTRY.response.headers if h[0] != b"Set-Cookie")
+)
+SERIALIZERS: dict[str, Callable[..., Serializer]] = {
+    "json": JSONSerializer,
+    "pickle": PickleSerializer,
+    "yaml": YAMLSerializer,
+}
+
+
 def test_json_serializer_is_a_serializer() -> None:
     """DESIGN §4: the default serializer implements the Serializer protocol."""
     assert isinstance(JSONSerializer(), Serializer)
@@ -78,13 +94,14 @@ def test_json_serializer_is_a_serializer() -> None:
 )
 def test_json_serializer_round_trip_gives_equal_entry(entry: Entry) -> None:
     """P-32, S-13, DESIGN §4: order, repeats and non-ASCII bytes survive a round trip."""
-    serializer = JSONSerializer()
+    serializer = JSONSerializer(secret_key=KEY)
     assert serializer.loads(serializer.dumps(entry)) == entry
 
 
 def test_json_serializer_round_trip_keeps_raw_header_bytes() -> None:
     """P-32, RFC 9110 §5.5: the raw value `caf\\xe9` comes back byte for byte."""
-    loaded = JSONSerializer().loads(JSONSerializer().dumps(ENTRY))
+    serializer = JSONSerializer(secret_key=KEY)
+    loaded = serializer.loads(serializer.dumps(ENTRY))
     assert loaded.response.headers == ENTRY.response.headers
     assert (b"X-Name", b"caf\xe9") in loaded.response.headers
     assert [v for k, v in loaded.response.headers if k == b"Set-Cookie"] == [b"a=1", b"b=2"]
@@ -172,7 +189,7 @@ def test_json_serializer_reads_a_record_written_before_accessed_at_existed() -> 
     data = json.loads(JSONSerializer().dumps(ENTRY))
     del data["entry"]["accessed_at"]
     loaded = JSONSerializer().loads(json.dumps(data).encode())
-    assert loaded == replace(ENTRY, accessed_at=None)
+    assert loaded == replace(ENTRY, accessed_at=None, response=WITHOUT_COOKIES)
 
 
 def test_serialization_error_is_httpcache_error() -> None:
@@ -180,3 +197,75 @@ def test_serialization_error_is_httpcache_error() -> None:
     from httpcache import HTTPCacheError
 
     assert issubclass(SerializationError, HTTPCacheError)
+
+
+# -- secrets at rest (DESIGN §5) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", SERIALIZERS)
+def test_serializer_without_a_key_leaves_set_cookie_out_of_the_record(kind: str) -> None:
+    serializer = SERIALIZERS[kind]()
+    data = serializer.dumps(ENTRY)
+    assert b"a=1" not in data and b"b=2" not in data
+    assert serializer.loads(data) == replace(ENTRY, response=WITHOUT_COOKIES)
+
+
+@pytest.mark.parametrize("kind", SERIALIZERS)
+def test_serializer_with_a_key_seals_set_cookie_and_opens_it_again(kind: str) -> None:
+    serializer = SERIALIZERS[kind](secret_key=KEY)
+    data = serializer.dumps(ENTRY)
+    assert b"a=1" not in data and b"b=2" not in data
+    assert serializer.loads(data) == ENTRY  # order among the other fields kept
+    assert "<set>" in repr(serializer) and KEY not in repr(serializer)
+
+
+@pytest.mark.parametrize("kind", SERIALIZERS)
+def test_serializer_drops_values_sealed_under_another_key(kind: str) -> None:
+    data = SERIALIZERS[kind](secret_key=KEY).dumps(ENTRY)
+    other = SERIALIZERS[kind](secret_key="another key, 16 bytes or more")
+    assert other.loads(data) == replace(ENTRY, response=WITHOUT_COOKIES)
+    assert SERIALIZERS[kind]().loads(data) == replace(ENTRY, response=WITHOUT_COOKIES)
+
+
+def test_serializer_drops_a_tampered_sealed_value_and_a_plain_one() -> None:
+    serializer = JSONSerializer(secret_key=KEY)
+    record = json.loads(serializer.dumps(ENTRY))
+    response = record["entry"]["response"]
+    first = response["sealed"][0]
+    token = response["headers"][first][1]
+    response["headers"][first][1] = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
+    response["headers"].append(["set-cookie", "planted=1"])  # plain, not listed as sealed
+    loaded = serializer.loads(json.dumps(record).encode())
+    cookies = [v for k, v in loaded.response.headers if k.lower() == b"set-cookie"]
+    assert cookies == [b"b=2"]
+
+
+@pytest.mark.parametrize(
+    "sealed", [["0"], [True], [99], [-1], "0"], ids=["text", "bool", "beyond", "negative", "str"]
+)
+def test_serializer_refuses_a_malformed_sealed_list(sealed: Any) -> None:
+    record = entry_to_dict(ENTRY)
+    record["entry"]["response"]["sealed"] = sealed
+    with pytest.raises(SerializationError, match="sealed"):
+        JSONSerializer().loads(json.dumps(record).encode())
+
+
+def test_sealer_round_trips_and_authenticates() -> None:
+    sealer = Sealer(KEY)
+    for value in (b"", b"a=1", bytes(range(256)) * 40):
+        token = sealer.seal(value)
+        assert token.startswith("v1.")
+        assert sealer.open(token) == value
+    assert sealer.seal(b"same") != sealer.seal(b"same")  # a fresh nonce each time
+    nonce = bytes(16)
+    assert sealer.seal(b"x", nonce=nonce) == sealer.seal(b"x", nonce=nonce)
+    for garbage in ("", "v1.", "v1.!!!", "v2.AAAA", "v1." + "A" * 64, "plain"):
+        assert sealer.open(garbage) is None
+    assert Sealer(KEY.encode()).open(sealer.seal(b"k")) == b"k"  # str and bytes keys agree
+
+
+def test_sealer_refuses_a_short_key() -> None:
+    with pytest.raises(ConfigurationError, match="at least 16 bytes"):
+        Sealer("short")
+    with pytest.raises(ConfigurationError, match="at least 16 bytes"):
+        JSONSerializer(secret_key=b"short")

@@ -342,6 +342,20 @@ async def test_storage_large_body_round_trips(harness: Harness) -> None:
 
 
 @pytest.mark.anyio
+async def test_storage_set_cookie_never_reaches_a_serialized_record(harness: Harness) -> None:
+    """DESIGN §5: a serializer without a secret key leaves Set-Cookie out of the record;
+    objects kept unserialized in memory never leave the process and keep it."""
+    storage = await harness.storage()
+    headers = ((b"Cache-Control", b"max-age=60"), (b"Set-Cookie", b"sid=SECRET"), (b"X-A", b"1"))
+    committed = await put(storage, make_entry(headers=headers))
+    [found] = await storage.get_entries(committed.key)
+    cookies = [v for k, v in found.response.headers if k == b"Set-Cookie"]
+    assert cookies == ([b"sid=SECRET"] if harness.ctx.serializer is None else [])
+    assert (b"X-A", b"1") in found.response.headers
+    assert await body_of(storage, found) == b"hello"
+
+
+@pytest.mark.anyio
 async def test_storage_corrupt_record_is_a_logged_miss(
     serialized: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:

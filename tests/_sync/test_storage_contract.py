@@ -324,6 +324,19 @@ def test_storage_large_body_round_trips(harness: Harness) -> None:
     assert body_of(storage, found) == body
 
 
+def test_storage_set_cookie_never_reaches_a_serialized_record(harness: Harness) -> None:
+    """DESIGN §5: a serializer without a secret key leaves Set-Cookie out of the record;
+    objects kept unserialized in memory never leave the process and keep it."""
+    storage = harness.storage()
+    headers = ((b"Cache-Control", b"max-age=60"), (b"Set-Cookie", b"sid=SECRET"), (b"X-A", b"1"))
+    committed = put(storage, make_entry(headers=headers))
+    [found] = storage.get_entries(committed.key)
+    cookies = [v for k, v in found.response.headers if k == b"Set-Cookie"]
+    assert cookies == ([b"sid=SECRET"] if harness.ctx.serializer is None else [])
+    assert (b"X-A", b"1") in found.response.headers
+    assert body_of(storage, found) == b"hello"
+
+
 def test_storage_corrupt_record_is_a_logged_miss(
     serialized: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
