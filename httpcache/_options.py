@@ -72,6 +72,11 @@ class CacheOptions:
             responses; the decision is always in ``response.extensions``.
         strict: Let storage errors propagate to the caller instead of logging
             them and going to the network.
+        record_hits: Tell the storage about every hit (``record_hit``): it counts
+            hits, notes the last use and, with sliding expiry, renews the entry.
+            On persistent storages that is one write per hit; turn it off for the
+            fastest hits (``hits`` then stays 0 and only stores and 304s renew a
+            sliding lifetime).
     """
 
     shared: bool = False
@@ -89,6 +94,7 @@ class CacheOptions:
     clock: Callable[[], float] = time.time
     cache_status_header: bool = False
     strict: bool = False
+    record_hits: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))

@@ -326,7 +326,11 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             cache_status=status,
             cache_metadata=None
             if entry is None
-            else {"created_at": entry.created_at, "age": age, "hits": entry.hits + int(from_cache)},
+            else {
+                "created_at": entry.created_at,
+                "age": age,
+                "hits": entry.hits + int(from_cache and self._options.record_hits),
+            },
         )
         return extensions
 
@@ -346,7 +350,8 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             if opened is None or opened is _FAILED:
                 return None
             chunks = opened
-        await self._storage_call("record_hit", self._storage.record_hit, serve.entry)
+        if self._options.record_hits:
+            await self._storage_call("record_hit", self._storage.record_hit, serve.entry)
         if fwd is not None:  # the origin was contacted (E-10)
             member = cache_status(hit=False, fwd=fwd, fwd_status=fwd_status, ttl=serve.ttl)
         else:

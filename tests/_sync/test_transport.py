@@ -128,6 +128,27 @@ def test_transport_hits_metadata_counts_hits_and_age() -> None:
     assert (cache.entries())[0].hits == 3
 
 
+def test_transport_record_hits_off_writes_nothing_on_a_hit() -> None:
+    """CacheOptions(record_hits=False): a hit reads the storage and writes nothing."""
+    cache = Cache(respond(200, FRESH), record_hits=False)
+    calls: list[str] = []
+    original = cache.storage.record_hit
+
+    def spy(entry: Entry) -> None:
+        calls.append(entry.key)
+        original(entry)
+
+    cache.storage.record_hit = spy  # type: ignore[method-assign]
+    with cache.client as client:
+        client.get("/a")
+        cache.clock.advance(5)
+        hit = client.get("/a")
+    assert hit.extensions["from_cache"] is True
+    assert hit.extensions["cache_metadata"] == {"created_at": T0, "age": 5, "hits": 0}
+    assert calls == []
+    assert (cache.entries())[0].hits == 0
+
+
 @pytest.mark.parametrize(
     ("response_headers", "second_request_headers", "expected"),
     [
