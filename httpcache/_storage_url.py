@@ -11,15 +11,16 @@ URL                                       storage
 ``s3://bucket/prefix``                    ``S3Storage(bucket_name="bucket", key_prefix="prefix/")``
 ========================================  ==========================================
 
-Every URL takes ``ttl=<seconds>``, ``sliding=true`` (a hit renews ``ttl``) and
-``max_lifetime=<seconds>``. Parsing is pure (:func:`parse_storage_url`);
-the backends are imported only when built, so a missing extra is reported as a
-:class:`~httpcache.ConfigurationError` naming it.
+Every URL takes ``ttl=<seconds>``, ``sliding=true`` (a hit renews ``ttl``),
+``max_lifetime=<seconds>`` and ``serializer=json|pickle|yaml``. Parsing is pure
+(:func:`parse_storage_url`); the backends are imported only when built, so a missing
+extra is reported as a :class:`~httpcache.ConfigurationError` naming it.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -28,11 +29,21 @@ from ._exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._async._storage import AsyncManagedStorage
+    from ._serializers import Serializer
     from ._sync._storage import ManagedStorage
 
-__all__ = ["StorageSpec", "async_storage_from_url", "parse_storage_url", "storage_from_url"]
+__all__ = [
+    "SERIALIZER_NAMES",
+    "StorageSpec",
+    "async_storage_from_url",
+    "make_serializer",
+    "parse_storage_url",
+    "storage_from_url",
+]
 
 _SCHEMES = ("memory", "file", "sqlite", "redis", "rediss", "s3")
+SERIALIZER_NAMES = ("json", "pickle", "yaml")
+"""The values of a storage URL's ``serializer=`` parameter."""
 
 # scheme -> (sync module, sync class, async module, async class, extra)
 _BACKENDS: dict[str, tuple[str, str, str, str, str | None]] = {
@@ -128,6 +139,14 @@ def parse_storage_url(url: str) -> StorageSpec:
         kwargs["sliding"] = _flag("sliding", query.pop("sliding"))
     if "max_lifetime" in query:
         kwargs["max_lifetime"] = _number("max_lifetime", query.pop("max_lifetime"), float)
+    if "serializer" in query:
+        name = query.pop("serializer").lower()
+        if name not in SERIALIZER_NAMES:
+            raise ConfigurationError(
+                f"storage URL parameter serializer={name!r} is not one of "
+                + ", ".join(SERIALIZER_NAMES)
+            )
+        kwargs["serializer"] = name
 
     if scheme == "memory":
         if "capacity" in query:
@@ -194,10 +213,28 @@ def _redis_client(client_url: str, *, asynchronous: bool) -> Any:
     return module.Redis.from_url(client_url)
 
 
-def _build(url: str, *, asynchronous: bool) -> Any:
+def make_serializer(name: str) -> Serializer:
+    """Return a new serializer of the kind ``name`` (one of :data:`SERIALIZER_NAMES`)."""
+    from ._serializers import JSONSerializer, PickleSerializer, YAMLSerializer
+
+    kinds: dict[str, Callable[[], Serializer]] = {
+        "json": JSONSerializer,
+        "pickle": PickleSerializer,
+        "yaml": YAMLSerializer,
+    }
+    if name not in kinds:
+        raise ConfigurationError(f"unknown serializer {name!r}: expected one of json, pickle, yaml")
+    return kinds[name]()
+
+
+def _build(url: str, *, asynchronous: bool, serializer: Serializer | None) -> Any:
     spec = parse_storage_url(url)
     cls = _storage_class(spec.backend, asynchronous=asynchronous)
     kwargs = dict(spec.kwargs)
+    if serializer is not None:
+        kwargs["serializer"] = serializer
+    elif "serializer" in kwargs:
+        kwargs["serializer"] = make_serializer(kwargs["serializer"])
     if spec.client_url is not None:
         kwargs["client"] = _redis_client(spec.client_url, asynchronous=asynchronous)
     storage = cls(**kwargs)
@@ -206,15 +243,22 @@ def _build(url: str, *, asynchronous: bool) -> Any:
     return storage
 
 
-def storage_from_url(url: str) -> ManagedStorage:
+def storage_from_url(url: str, *, serializer: Serializer | None = None) -> ManagedStorage:
     """Return the sync storage a URL names (see the module docstring for the forms).
+
+    Args:
+        url: A storage URL or a plain directory path.
+        serializer: Use this serializer (one with a ``secret_key``, say) instead of
+            the one the URL's ``serializer=`` names, or the default JSON one.
 
     Raises:
         ConfigurationError: for an unknown scheme, bad parameters or a missing extra.
     """
-    return cast("ManagedStorage", _build(url, asynchronous=False))
+    return cast("ManagedStorage", _build(url, asynchronous=False, serializer=serializer))
 
 
-def async_storage_from_url(url: str) -> AsyncManagedStorage:
+def async_storage_from_url(
+    url: str, *, serializer: Serializer | None = None
+) -> AsyncManagedStorage:
     """Return the async storage a URL names (see :func:`storage_from_url`)."""
-    return cast("AsyncManagedStorage", _build(url, asynchronous=True))
+    return cast("AsyncManagedStorage", _build(url, asynchronous=True, serializer=serializer))

@@ -30,6 +30,11 @@ from httpcache._storage_url import StorageSpec, parse_storage_url
             StorageSpec("file", {"base_path": "/c", "sliding": False}),
             id="sliding-off",
         ),
+        pytest.param(
+            "sqlite:///c.db?serializer=PICKLE",
+            StorageSpec("sqlite", {"path": "c.db", "serializer": "pickle"}),
+            id="serializer",
+        ),
         pytest.param("./.cache-dir", StorageSpec("file", {"base_path": "./.cache-dir"}), id="path"),
         pytest.param(
             "file:///var/cache/app", StorageSpec("file", {"base_path": "/var/cache/app"}), id="file"
@@ -69,6 +74,7 @@ def test_parse_storage_url_known_forms_give_backend_and_arguments(
         pytest.param("memory://?ttl=soon", "not a number", id="bad-ttl"),
         pytest.param("memory://?capacity=-1", "must not be negative", id="negative"),
         pytest.param("memory://?sliding=maybe", "not true or false", id="bad-flag"),
+        pytest.param("memory://?serializer=xml", "is not one of json, pickle", id="bad-serializer"),
         pytest.param("memory://?colour=blue", "unknown parameter(s)", id="unknown-parameter"),
         pytest.param("", "empty", id="empty"),
     ],
@@ -76,6 +82,15 @@ def test_parse_storage_url_known_forms_give_backend_and_arguments(
 def test_parse_storage_url_bad_input_raises_configuration_error(url: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_storage_url(url)
+
+
+def test_storage_from_url_builds_the_serializer_named_or_given(tmp_path: Path) -> None:
+    base = f"file://{tmp_path}/c"
+    named = httpcache.storage_from_url(f"{base}?serializer=pickle")
+    assert isinstance(named._serializer, httpcache.PickleSerializer)
+    given = httpcache.JSONSerializer(secret_key="sixteen bytes or more")
+    chosen = httpcache.async_storage_from_url(f"{base}?serializer=yaml", serializer=given)
+    assert chosen._serializer is given
 
 
 def test_storage_from_url_sliding_without_ttl_is_refused() -> None:

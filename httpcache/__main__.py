@@ -1,0 +1,7 @@
+"""``python -m httpcache``: the same as the ``httpcache`` command."""
+
+from __future__ import annotations
+
+from ._cli import main
+
+raise SystemExit(main())
