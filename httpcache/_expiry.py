@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ._exceptions import ConfigurationError
 from ._models import Entry
 
-__all__ = ["Lifetime", "expires_at", "is_expired"]
+__all__ = ["Lifetime", "StorageLifetime", "expires_at", "is_expired"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,27 @@ class Lifetime:
         """Tell whether ``entry`` has outlived its storage lifetime at ``now``."""
         deadline = self.deadline(entry)
         return deadline is not None and now >= deadline
+
+
+class StorageLifetime:
+    """A storage's read-only ``ttl``, ``sliding`` and ``max_lifetime``, from its ``_lifetime``."""
+
+    _lifetime: Lifetime
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
+        return self._lifetime.ttl
+
+    @property
+    def sliding(self) -> bool:
+        """Whether a hit renews an entry's ``ttl``."""
+        return self._lifetime.sliding
+
+    @property
+    def max_lifetime(self) -> float | None:
+        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
+        return self._lifetime.max_lifetime
 
 
 def expires_at(entry: Entry, lifetime: Lifetime) -> float | None:

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import Lifetime, is_expired
+from ._expiry import Lifetime, StorageLifetime, is_expired
 from ._models import Entry, StorageStats
 from ._s3_common import (
     DEFAULT_PREFIX,
@@ -108,7 +108,7 @@ async def _chunks(body: Any) -> AsyncIterator[bytes]:
                 yield chunk
 
 
-class AsyncS3Storage:
+class AsyncS3Storage(StorageLifetime):
     """Keep entries in an S3 bucket, for the async client (``aiobotocore``).
 
     Each stored variant is two objects under ``key_prefix``: a head (the serialized
@@ -171,21 +171,6 @@ class AsyncS3Storage:
         self._namespace = ""
         self._page_size = PAGE_SIZE  # tests lower it to see listings span pages
         self._memo: OrderedDict[Entry, str] = OrderedDict()  # entry -> its body id
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
-        return self._lifetime.ttl
-
-    @property
-    def sliding(self) -> bool:
-        """Whether a hit renews an entry's ``ttl``."""
-        return self._lifetime.sliding
-
-    @property
-    def max_lifetime(self) -> float | None:
-        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
-        return self._lifetime.max_lifetime
 
     @property
     def bucket_name(self) -> str:

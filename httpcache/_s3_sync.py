@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import Lifetime, is_expired
+from ._expiry import Lifetime, StorageLifetime, is_expired
 from ._models import Entry, StorageStats
 from ._s3_common import (
     DEFAULT_PREFIX,
@@ -104,7 +104,7 @@ def _chunks(body: Any) -> Iterator[bytes]:
         body.close()
 
 
-class S3Storage:
+class S3Storage(StorageLifetime):
     """Keep entries in an S3 bucket, for the sync client (``boto3``).
 
     Each stored variant is two objects under ``key_prefix``: a head (the serialized
@@ -167,21 +167,6 @@ class S3Storage:
         self._page_size = PAGE_SIZE  # tests lower it to see listings span pages
         self._memo: OrderedDict[Entry, str] = OrderedDict()  # entry -> its body id
         self._memo_lock = threading.Lock()
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
-        return self._lifetime.ttl
-
-    @property
-    def sliding(self) -> bool:
-        """Whether a hit renews an entry's ``ttl``."""
-        return self._lifetime.sliding
-
-    @property
-    def max_lifetime(self) -> float | None:
-        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
-        return self._lifetime.max_lifetime
 
     @property
     def bucket_name(self) -> str:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import Lifetime
+from ._expiry import Lifetime, StorageLifetime
 from ._models import Entry, StorageStats
 from ._serializers import JSONSerializer, Serializer
 from ._sqlite_common import (
@@ -192,7 +192,7 @@ class _Shared:
                 await conn.close()
 
 
-class AsyncSQLiteStorage:
+class AsyncSQLiteStorage(StorageLifetime):
     """Keep entries in an SQLite database through ``aiosqlite``; the async ``SQLiteStorage``.
 
     Needs the ``sqlite`` extra (``pip install 'httpcache[sqlite]'``). Heads are serialized
@@ -251,21 +251,6 @@ class AsyncSQLiteStorage:
         self._shared = _Shared(database, connection, table_name, create_table, timeout)
         self._queries = self._shared.queries
         self._namespace = ""
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
-        return self._lifetime.ttl
-
-    @property
-    def sliding(self) -> bool:
-        """Whether a hit renews an entry's ``ttl``."""
-        return self._lifetime.sliding
-
-    @property
-    def max_lifetime(self) -> float | None:
-        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
-        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import Lifetime
+from ._expiry import Lifetime, StorageLifetime
 from ._models import Entry, StorageStats
 from ._serializers import JSONSerializer, Serializer
 from ._sqlite_common import (
@@ -165,7 +165,7 @@ class _Shared:
                 conn.close()
 
 
-class SQLiteStorage:
+class SQLiteStorage(StorageLifetime):
     """Keep entries in an SQLite database: one file, shared by threads and processes.
 
     Heads are serialized into one row per variant; bodies are stored beside them as
@@ -223,21 +223,6 @@ class SQLiteStorage:
         self._shared = _Shared(database, connection, table_name, create_table, timeout)
         self._queries = self._shared.queries
         self._namespace = ""
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
-        return self._lifetime.ttl
-
-    @property
-    def sliding(self) -> bool:
-        """Whether a hit renews an entry's ``ttl``."""
-        return self._lifetime.sliding
-
-    @property
-    def max_lifetime(self) -> float | None:
-        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
-        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:

@@ -35,7 +35,7 @@ from typing import TypeVar
 
 from .. import _file_layout as layout
 from .._exceptions import ConfigurationError, SerializationError, StorageError
-from .._expiry import Lifetime, is_expired
+from .._expiry import Lifetime, StorageLifetime, is_expired
 from .._models import Entry, StorageStats
 from .._serializers import JSONSerializer, Serializer
 from .._synchronization import arun_blocking
@@ -144,7 +144,7 @@ def _rmdir(path: Path) -> None:
         os.rmdir(path)
 
 
-class AsyncFileStorage:
+class AsyncFileStorage(StorageLifetime):
     """Keep entries as files under one directory, shareable by threads and processes.
 
     Each variant is a small head file (the serialized :class:`Entry`) beside its raw
@@ -194,21 +194,6 @@ class AsyncFileStorage:
         self._parts: tuple[str, ...] = ()
         self._dir = self._base
         self._next_sweep: float | None = None
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
-        return self._lifetime.ttl
-
-    @property
-    def sliding(self) -> bool:
-        """Whether a hit renews an entry's ``ttl``."""
-        return self._lifetime.sliding
-
-    @property
-    def max_lifetime(self) -> float | None:
-        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
-        return self._lifetime.max_lifetime
 
     @property
     def base_path(self) -> Path:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigurationError, SerializationError, StorageError
-from .._expiry import Lifetime, is_expired
+from .._expiry import Lifetime, StorageLifetime, is_expired
 from .._models import Entry, StorageStats
 from .._redis_keys import (
     BODY_CHUNK,
@@ -253,7 +253,7 @@ def _sift(
     return sifted
 
 
-class AsyncRedisStorage:
+class AsyncRedisStorage(StorageLifetime):
     """Keep entries in Redis, shared by every process that uses the same namespace.
 
     Each URL has one Redis hash indexing its variants (so a lookup is one
@@ -327,21 +327,6 @@ class AsyncRedisStorage:
         self._swap = client.register_script(_LUA_SWAP)
         self._remove = client.register_script(_LUA_REMOVE)
         self._drop = client.register_script(_LUA_DROP)
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
-        return self._lifetime.ttl
-
-    @property
-    def sliding(self) -> bool:
-        """Whether a hit renews an entry's ``ttl``."""
-        return self._lifetime.sliding
-
-    @property
-    def max_lifetime(self) -> float | None:
-        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
-        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:

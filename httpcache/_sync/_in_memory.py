@@ -11,7 +11,7 @@ from collections.abc import Iterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .._exceptions import ConfigurationError, SerializationError
-from .._expiry import Lifetime, is_expired
+from .._expiry import Lifetime, StorageLifetime, is_expired
 from .._models import Entry, StorageStats
 from .._serializers import Serializer
 
@@ -46,7 +46,7 @@ def _single_chunk(body: bytes) -> Iterator[bytes]:
     yield body
 
 
-class InMemoryStorage:
+class InMemoryStorage(StorageLifetime):
     """Keep entries in this process's memory, least recently used evicted first.
 
     Safe to share between tasks and threads: every operation holds a short lock
@@ -90,21 +90,6 @@ class InMemoryStorage:
         self._core = _Core()
         self._lock = self._core.lock
         self._namespace = ""
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds an entry is kept after it was stored, freshened (or, sliding, hit)."""
-        return self._lifetime.ttl
-
-    @property
-    def sliding(self) -> bool:
-        """Whether a hit renews an entry's ``ttl``."""
-        return self._lifetime.sliding
-
-    @property
-    def max_lifetime(self) -> float | None:
-        """Seconds an entry is kept at most after it was first stored, whatever renews it."""
-        return self._lifetime.max_lifetime
 
     @property
     def namespace(self) -> str:
