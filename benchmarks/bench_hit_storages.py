@@ -14,8 +14,8 @@ left out if no server answers at the URL.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +25,8 @@ import httpx
 
 import httpcache
 
-URL = "https://example.com/resource"
-BODY = b"x" * 1024
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_hit import BODY, time_sync  # the same timing loop as bench_hit.py
 
 
 def origin(request: httpx.Request) -> httpx.Response:
@@ -38,14 +38,7 @@ def time_hits(storage: Any, record_hits: bool, iterations: int, rounds: int) -> 
     options = httpcache.CacheOptions(record_hits=record_hits)
     transport = httpx.MockTransport(origin)
     with httpcache.CacheClient(storage=storage, transport=transport, options=options) as client:
-        for _ in range(50):  # the miss, then warm-up hits
-            client.get(URL).read()
-        best = float("inf")
-        for _ in range(rounds):
-            started = time.perf_counter()
-            for _ in range(iterations):
-                client.get(URL).read()
-            best = min(best, (time.perf_counter() - started) / iterations)
+        best = time_sync(client, iterations, rounds)  # its warm-up makes the one miss
         storage.clear()
     return best
 
