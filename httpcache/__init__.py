@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from ._async._client import AsyncCacheClient
-from ._async._file import AsyncFileStorage
-from ._async._in_memory import AsyncInMemoryStorage
-from ._async._redis import AsyncRedisStorage
 from ._async._storage import AsyncEntryWriter, AsyncManagedStorage, AsyncStorage
 from ._async._transport import AsyncCacheTransport
 from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError, StorageError
 from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
 from ._options import CacheOptions
-from ._s3_async import AsyncS3Storage
-from ._s3_sync import S3Storage
 from ._serializers import JSONSerializer, PickleSerializer, Serializer, YAMLSerializer
-from ._sqlite_async import AsyncSQLiteStorage
-from ._sqlite_sync import SQLiteStorage
-from ._storage_url import async_storage_from_url, storage_from_url
+from ._storages._url import async_storage_from_url, storage_from_url
+from ._storages.file._async import AsyncFileStorage
+from ._storages.file._sync import FileStorage
+from ._storages.memory._async import AsyncInMemoryStorage
+from ._storages.memory._sync import InMemoryStorage
+from ._storages.redis._async import AsyncRedisStorage
+from ._storages.redis._sync import RedisStorage
+from ._storages.s3._async import AsyncS3Storage
+from ._storages.s3._sync import S3Storage
+from ._storages.sqlite._async import AsyncSQLiteStorage
+from ._storages.sqlite._sync import SQLiteStorage
 from ._sync._client import CacheClient
-from ._sync._file import FileStorage
-from ._sync._in_memory import InMemoryStorage
-from ._sync._redis import RedisStorage
 from ._sync._storage import EntryWriter, ManagedStorage, Storage
 from ._sync._transport import CacheTransport
 

@@ -1,9 +1,11 @@
 """Generate the sync code from the async code, or check that it is up to date.
 
 The async code is the only hand-edited source. This script copies every ``*.py`` file under
-``httpcache/_async/`` to ``httpcache/_sync/`` (and ``tests/_async/`` to ``tests/_sync/``),
-under the same relative name, applying the substitutions in ``SUBS`` to each line. The output
-is exactly what the substitutions produce, with no header, so a check is a plain comparison.
+``httpcache/_async/`` to ``httpcache/_sync/`` (and ``tests/_async/`` to ``tests/_sync/``) under
+the same relative name, and each file pair in ``FILES`` (a storage backend keeps its
+``_async.py`` and ``_sync.py`` side by side), applying the substitutions in ``SUBS`` to each
+line. The output is exactly what the substitutions produce, with no header, so a check is a
+plain comparison.
 
 Usage::
 
@@ -26,8 +28,8 @@ A rule must be used by at least one line, or ``--check`` fails. A line that the 
 turn blank (for instance one holding only ``@pytest.mark.anyio``) is dropped from the output.
 
 Where the sync and async libraries differ too much for substitution (``aiosqlite`` and
-``sqlite3``, ``aiobotocore`` and ``boto3``), write both halves by hand outside ``_async/`` and
-``_sync/``, or list the sync file in ``HAND_WRITTEN``: it is then neither generated nor checked.
+``sqlite3``, ``aiobotocore`` and ``boto3``), write both halves by hand and list the sync file in
+``HAND_WRITTEN``: it is then neither generated nor checked.
 """
 
 from __future__ import annotations
@@ -57,7 +59,6 @@ SUBS: list[tuple[str, str]] = [
     ("__aiter__", "__iter__"),
     ("__anext__", "__next__"),
     ("StopAsyncIteration", "StopIteration"),
-    ("_s3_async", "_s3_sync"),  # the hand-written S3 pair lives outside _async/ and _sync/
     ("_async", "_sync"),
     (r"@pytest\.mark\.anyio", ""),
 ]
@@ -68,8 +69,16 @@ DIRS: list[tuple[str, str]] = [
     ("tests/_async", "tests/_sync"),
 ]
 
+# (async source file, generated sync file): the storages keep each backend's halves side by side.
+FILES: list[tuple[str, str]] = [
+    (f"httpcache/_storages/{backend}/_async.py", f"httpcache/_storages/{backend}/_sync.py")
+    for backend in ("memory", "file", "redis")
+]
+
 # Sync files (relative to the root) maintained by hand: never generated, never checked.
-HAND_WRITTEN: frozenset[str] = frozenset()
+HAND_WRITTEN: frozenset[str] = frozenset(
+    f"httpcache/_storages/{backend}/_sync.py" for backend in ("sqlite", "s3")
+)
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -113,40 +122,48 @@ def run(root: Path, *, check: bool) -> int:
     orphans: list[str] = []
     all_sources_present = True
 
+    pairs: list[tuple[Path, Path]] = []
     for src_name, dst_name in DIRS:
         src_dir, dst_dir = root / src_name, root / dst_name
         sources = _py_files(src_dir)
         all_sources_present = all_sources_present and bool(sources)
-        for rel in sources:
-            dst = dst_dir / rel
-            name = dst.relative_to(root).as_posix()
-            if name in HAND_WRITTEN:
-                continue
-            expected = unasync_text(_read(src_dir / rel), used)
-            actual = _read(dst) if dst.is_file() else None
-            if actual == expected:
-                continue
-            if check:
-                drifted.append(name)
-                diff = difflib.unified_diff(
-                    (actual or "").splitlines(keepends=True),
-                    expected.splitlines(keepends=True),
-                    fromfile=f"{name} (actual)",
-                    tofile=f"{name} (expected from {(src_dir / rel).relative_to(root)})",
-                    n=1,
-                )
-                sys.stdout.writelines(list(diff)[:40])
-            else:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                with dst.open("w", encoding="utf-8", newline="") as file:
-                    file.write(expected)
-                print(f"wrote {name}")
+        pairs.extend((src_dir / rel, dst_dir / rel) for rel in sources)
         source_set = set(sources)
         for rel in _py_files(dst_dir):
             name = (dst_dir / rel).relative_to(root).as_posix()
             if rel not in source_set and name not in HAND_WRITTEN:
                 orphans.append(name)
+    for src_name, dst_name in FILES:
+        if not (root / src_name).is_file():
+            all_sources_present = False
+            if (root / dst_name).is_file():
+                orphans.append(dst_name)
+            continue
+        pairs.append((root / src_name, root / dst_name))
 
+    for src, dst in pairs:
+        name = dst.relative_to(root).as_posix()
+        if name in HAND_WRITTEN:
+            continue
+        expected = unasync_text(_read(src), used)
+        actual = _read(dst) if dst.is_file() else None
+        if actual == expected:
+            continue
+        if check:
+            drifted.append(name)
+            diff = difflib.unified_diff(
+                (actual or "").splitlines(keepends=True),
+                expected.splitlines(keepends=True),
+                fromfile=f"{name} (actual)",
+                tofile=f"{name} (expected from {src.relative_to(root)})",
+                n=1,
+            )
+            sys.stdout.writelines(list(diff)[:40])
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with dst.open("w", encoding="utf-8", newline="") as file:
+                file.write(expected)
+            print(f"wrote {name}")
     failed = False
     if drifted:
         failed = True

@@ -26,8 +26,9 @@ import httpx
 import pytest
 
 import httpcache
-from httpcache import _cli, _cli_format
-from httpcache._cli import main
+from httpcache._cli import _format as _cli_format
+from httpcache._cli import _main as _cli
+from httpcache._cli._main import main
 
 # -- the origin and the cache it leaves -------------------------------------------------------
 

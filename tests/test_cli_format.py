@@ -18,7 +18,7 @@ from httpcache import (
     StorageStats,
     YAMLSerializer,
 )
-from httpcache import _cli_format as fmt
+from httpcache._cli import _format as fmt
 from httpcache._policy._engine import _freshness
 from httpcache._serializers import FORMAT_VERSION
 

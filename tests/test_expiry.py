@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from httpcache import ConfigurationError, Entry, RequestHead, ResponseHead
-from httpcache._expiry import Lifetime, expires_at, is_expired
+from httpcache._storages._expiry import Lifetime, expires_at, is_expired
 
 T0 = 1_000.0
 

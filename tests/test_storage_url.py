@@ -8,7 +8,7 @@ import pytest
 
 import httpcache
 from httpcache import ConfigurationError
-from httpcache._storage_url import StorageSpec, parse_storage_url
+from httpcache._storages._url import StorageSpec, parse_storage_url
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from .._options import CacheOptions
-from ._in_memory import AsyncInMemoryStorage
+from .._storages.memory._async import AsyncInMemoryStorage
 from ._storage import AsyncStorage
 from ._transport import AsyncCacheTransport
 

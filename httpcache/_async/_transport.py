@@ -34,7 +34,7 @@ from .._policy._engine import (
 from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
 from .._policy._status import cache_status
-from ._in_memory import AsyncInMemoryStorage
+from .._storages.memory._async import AsyncInMemoryStorage
 from ._storage import AsyncEntryWriter, AsyncStorage
 
 __all__ = ["AsyncCacheTransport"]

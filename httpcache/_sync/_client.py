@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from .._options import CacheOptions
-from ._in_memory import InMemoryStorage
+from .._storages.memory._sync import InMemoryStorage
 from ._storage import Storage
 from ._transport import CacheTransport
 

@@ -34,7 +34,7 @@ from .._policy._engine import (
 from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
 from .._policy._status import cache_status
-from ._in_memory import InMemoryStorage
+from .._storages.memory._sync import InMemoryStorage
 from ._storage import EntryWriter, Storage
 
 __all__ = ["CacheTransport"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from httpcache import Entry
-from httpcache._async._file import AsyncFileStorage
+from httpcache._storages.file._async import AsyncFileStorage
 from tests._async.storage_backends import Backend, Context, Lifetime
 
 

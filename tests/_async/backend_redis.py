@@ -14,8 +14,8 @@ import redis.asyncio
 from redis.exceptions import RedisError
 
 from httpcache import Entry
-from httpcache._async._redis import AsyncRedisStorage
-from httpcache._redis_keys import head_field, index_key
+from httpcache._storages.redis._async import AsyncRedisStorage
+from httpcache._storages.redis._keys import head_field, index_key
 from tests._async.storage_backends import Backend, Context, Lifetime
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

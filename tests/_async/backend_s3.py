@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-import httpcache._s3_async
+import httpcache._storages.s3._async
 from httpcache import AsyncS3Storage, Entry
-from httpcache._s3_common import head_name
+from httpcache._storages.s3._common import head_name
 from tests._async.storage_backends import Backend, Context, Lifetime
 
-# The storage module itself (tests patch its constants); unasync maps it to httpcache._s3_sync.
-s3_module = httpcache._s3_async
+# The storage module itself (tests patch its constants);
+# unasync maps it to httpcache._storages.s3._sync.
+s3_module = httpcache._storages.s3._async
 
 BUCKET = "httpcache-contract"
 

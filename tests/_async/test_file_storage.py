@@ -32,8 +32,8 @@ from httpcache import (
     ResponseHead,
     StorageError,
 )
-from httpcache import _file_layout as layout
-from httpcache._async._file import AsyncFileStorage
+from httpcache._storages.file import _layout as layout
+from httpcache._storages.file._async import AsyncFileStorage
 
 from .support import BASE, T0, Clock
 

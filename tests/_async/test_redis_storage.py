@@ -31,8 +31,8 @@ from httpcache import (
     ResponseHead,
     StorageError,
 )
-from httpcache._async._redis import AsyncRedisStorage
-from httpcache._redis_keys import BODY_CHUNK, index_key
+from httpcache._storages.redis._async import AsyncRedisStorage
+from httpcache._storages.redis._keys import BODY_CHUNK, index_key
 
 pytestmark = pytest.mark.redis
 

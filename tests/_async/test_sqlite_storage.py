@@ -34,7 +34,7 @@ from httpcache import (
     StorageError,
     StorageStats,
 )
-from httpcache._sqlite_common import CHUNK_SIZE
+from httpcache._storages.sqlite._sql import CHUNK_SIZE
 
 BASE = "http://example.com"
 T0 = 1_000_000.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from httpcache import Entry
-from httpcache._sync._file import FileStorage
+from httpcache._storages.file._sync import FileStorage
 from tests._sync.storage_backends import Backend, Context, Lifetime
 
 

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-import httpcache._s3_sync
+import httpcache._storages.s3._sync
 from httpcache import S3Storage, Entry
-from httpcache._s3_common import head_name
+from httpcache._storages.s3._common import head_name
 from tests._sync.storage_backends import Backend, Context, Lifetime
 
-# The storage module itself (tests patch its constants); unasync maps it to httpcache._s3_sync.
-s3_module = httpcache._s3_sync
+# The storage module itself (tests patch its constants);
+# unasync maps it to httpcache._storages.s3._sync.
+s3_module = httpcache._storages.s3._sync
 
 BUCKET = "httpcache-contract"
 

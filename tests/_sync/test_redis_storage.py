@@ -31,8 +31,8 @@ from httpcache import (
     ResponseHead,
     StorageError,
 )
-from httpcache._sync._redis import RedisStorage
-from httpcache._redis_keys import BODY_CHUNK, index_key
+from httpcache._storages.redis._sync import RedisStorage
+from httpcache._storages.redis._keys import BODY_CHUNK, index_key
 
 pytestmark = pytest.mark.redis
 

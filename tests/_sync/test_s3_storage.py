@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-import httpcache._s3_common
+import httpcache._storages.s3._common
 from httpcache import ConfigurationError, StorageError
-from httpcache._s3_common import PART_SIZE, head_name
+from httpcache._storages.s3._common import PART_SIZE, head_name
 from tests._sync import storage_backends  # first: it imports backend_s3 itself
 from tests._sync.backend_s3 import BUCKET, S3Storage, build, endpoint_url, s3_module
 from tests._sync.test_storage_contract import body_of, listed, make_entry, put
@@ -240,7 +240,7 @@ def test_s3_delete_expired_removes_old_debris_only(
     client.put_object(Bucket=BUCKET, Key=storage.key_prefix + stray, Body=b"stray")
     assert storage.delete_expired() == 0
     assert stray in rig.names(storage)  # too young: maybe a writer's, mid-commit
-    monkeypatch.setattr(httpcache._s3_common, "ORPHAN_GRACE", -1.0)
+    monkeypatch.setattr(httpcache._storages.s3._common, "ORPHAN_GRACE", -1.0)
     assert storage.delete_expired() == 0
     assert sorted(rig.names(storage)) == sorted(
         [live_body, head_name("", entry.key, entry.variant)]

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._exceptions import ConfigurationError
-from ._models import Entry
+from .._exceptions import ConfigurationError
+from .._models import Entry
 
 __all__ = ["Lifetime", "StorageLifetime", "expires_at", "is_expired"]
 

@@ -40,10 +40,10 @@ import uuid
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ._exceptions import ConfigurationError, SerializationError
-from ._expiry import Lifetime, expires_at
-from ._models import Entry, StorageStats
-from ._serializers import Serializer
+from ..._exceptions import ConfigurationError, SerializationError
+from ..._models import Entry, StorageStats
+from ..._serializers import Serializer
+from .._expiry import Lifetime, expires_at
 
 __all__ = [
     "CHUNK_SIZE",

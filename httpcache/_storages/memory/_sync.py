@@ -10,10 +10,10 @@ from collections import OrderedDict
 from collections.abc import Iterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from .._exceptions import ConfigurationError, SerializationError
+from ..._exceptions import ConfigurationError, SerializationError
+from ..._models import Entry, StorageStats
+from ..._serializers import Serializer
 from .._expiry import Lifetime, StorageLifetime, is_expired
-from .._models import Entry, StorageStats
-from .._serializers import Serializer
 
 __all__ = ["InMemoryStorage"]
 

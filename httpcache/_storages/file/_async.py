@@ -1,6 +1,6 @@
 """A storage on the local file system: one directory tree, shareable between processes.
 
-The layout and the head format are in :mod:`httpcache._file_layout`; this module
+The layout and the head format are in :mod:`httpcache._storages.file._layout`; this module
 only moves bytes. Every blocking call runs through ``arun_blocking``.
 
 Invariants:
@@ -33,12 +33,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from .. import _file_layout as layout
-from .._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._models import Entry, StorageStats
+from ..._serializers import JSONSerializer, Serializer
+from ..._synchronization import arun_blocking
 from .._expiry import Lifetime, StorageLifetime, is_expired
-from .._models import Entry, StorageStats
-from .._serializers import JSONSerializer, Serializer
-from .._synchronization import arun_blocking
+from . import _layout as layout
 
 __all__ = ["AsyncFileBody", "AsyncFileStorage", "AsyncFileWriter"]
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._async._storage import AsyncManagedStorage
-    from ._serializers import Serializer
-    from ._sync._storage import ManagedStorage
+    from .._async._storage import AsyncManagedStorage
+    from .._serializers import Serializer
+    from .._sync._storage import ManagedStorage
 
 __all__ = [
     "SERIALIZER_NAMES",
@@ -48,34 +48,40 @@ SERIALIZER_NAMES = ("json", "pickle", "yaml")
 # scheme -> (sync module, sync class, async module, async class, extra)
 _BACKENDS: dict[str, tuple[str, str, str, str, str | None]] = {
     "memory": (
-        "httpcache._sync._in_memory",
+        "httpcache._storages.memory._sync",
         "InMemoryStorage",
-        "httpcache._async._in_memory",
+        "httpcache._storages.memory._async",
         "AsyncInMemoryStorage",
         None,
     ),
     "file": (
-        "httpcache._sync._file",
+        "httpcache._storages.file._sync",
         "FileStorage",
-        "httpcache._async._file",
+        "httpcache._storages.file._async",
         "AsyncFileStorage",
         None,
     ),
     "sqlite": (
-        "httpcache._sqlite_sync",
+        "httpcache._storages.sqlite._sync",
         "SQLiteStorage",
-        "httpcache._sqlite_async",
+        "httpcache._storages.sqlite._async",
         "AsyncSQLiteStorage",
         "sqlite",
     ),
     "redis": (
-        "httpcache._sync._redis",
+        "httpcache._storages.redis._sync",
         "RedisStorage",
-        "httpcache._async._redis",
+        "httpcache._storages.redis._async",
         "AsyncRedisStorage",
         "redis",
     ),
-    "s3": ("httpcache._s3_sync", "S3Storage", "httpcache._s3_async", "AsyncS3Storage", "s3"),
+    "s3": (
+        "httpcache._storages.s3._sync",
+        "S3Storage",
+        "httpcache._storages.s3._async",
+        "AsyncS3Storage",
+        "s3",
+    ),
 }
 
 
@@ -215,7 +221,7 @@ def _redis_client(client_url: str, *, asynchronous: bool) -> Any:
 
 def make_serializer(name: str) -> Serializer:
     """Return a new serializer of the kind ``name`` (one of :data:`SERIALIZER_NAMES`)."""
-    from ._serializers import JSONSerializer, PickleSerializer, YAMLSerializer
+    from .._serializers import JSONSerializer, PickleSerializer, YAMLSerializer
 
     kinds: dict[str, Callable[[], Serializer]] = {
         "json": JSONSerializer,

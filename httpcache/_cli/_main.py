@@ -2,7 +2,7 @@
 
 This module is the shell: arguments, opening the storage, reading the clock (once
 per command), printing, the confirmation prompt, progress and exit codes. What is
-shown, and how, is computed by the pure helpers of :mod:`httpcache._cli_format`.
+shown, and how, is computed by the pure helpers of :mod:`httpcache._cli._format`.
 
 Exit codes: 0 success; 1 a runtime error (store missing or unreachable, entry not
 found, refused or declined confirmation); 2 a usage error (reported by argparse).
@@ -27,22 +27,22 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from . import _cli_format as fmt
-from ._cli_help import DESCRIPTION, EPILOGS, STORE_HELP
-from ._exceptions import HTTPCacheError, SerializationError
-from ._file_layout import CHILDREN_DIR, ENTRIES_DIR, is_namespace, is_shard
-from ._models import Entry
-from ._options import CacheOptions
-from ._policy._keys import normalize_url
-from ._serializers import (
+from .._exceptions import HTTPCacheError, SerializationError
+from .._models import Entry
+from .._options import CacheOptions
+from .._policy._keys import normalize_url
+from .._serializers import (
     FORMAT_VERSION,
     Serializer,
 )
-from ._sqlite_common import DEFAULT_TABLE_NAME
-from ._storage_url import SERIALIZER_NAMES, make_serializer, parse_storage_url, storage_from_url
+from .._storages._url import SERIALIZER_NAMES, make_serializer, parse_storage_url, storage_from_url
+from .._storages.file._layout import CHILDREN_DIR, ENTRIES_DIR, is_namespace, is_shard
+from .._storages.sqlite._sql import DEFAULT_TABLE_NAME
+from . import _format as fmt
+from ._help import DESCRIPTION, EPILOGS, STORE_HELP
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._sync._storage import ManagedStorage
+    from .._sync._storage import ManagedStorage
 
 __all__ = ["CommandError", "main"]
 

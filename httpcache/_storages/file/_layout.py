@@ -28,8 +28,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._exceptions import ConfigurationError, SerializationError
-from ._models import Entry
+from ..._exceptions import ConfigurationError, SerializationError
+from ..._models import Entry
 
 __all__ = [
     "BODY_SUFFIX",

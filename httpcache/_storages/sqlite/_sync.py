@@ -1,42 +1,38 @@
-"""SQLite storage over ``aiosqlite`` (hand-written; DESIGN §2).
+"""SQLite storage over the standard library's :mod:`sqlite3` (hand-written; DESIGN §2).
 
-Its sync twin is ``_sqlite_sync.SQLiteStorage`` over :mod:`sqlite3`. The two are written by
-hand because the libraries differ too much for ``scripts/unasync.py``; every statement, the
-schema and the row mapping live in ``_sqlite_common`` so they cannot drift, and one contract
-suite runs against both. This module lives outside ``_async/`` so that the script neither
-generates nor checks a sync copy of it.
+Its async twin is ``sqlite._async.AsyncSQLiteStorage`` over ``aiosqlite``. The two are
+written by hand because the libraries differ too much for ``scripts/unasync.py``; every
+statement, the schema and the row mapping live in ``_sqlite_common`` so they cannot drift,
+and one contract suite runs against both.
 
 Invariants:
 
-* One ``aiosqlite`` connection per storage tree (the storage and every
-  :meth:`AsyncSQLiteStorage.with_namespace` child), opened lazily. ``aiosqlite`` runs its
-  calls one at a time on its own thread, and every statement is a single statement (see
-  ``_sqlite_common``), so no lock is held across an ``await`` except while opening.
-* Nothing holds the connection while the caller's code runs (bodies and listings are
-  fetched a chunk or a page at a time).
-* ``aclose()`` closes only a connection the storage opened itself; the next call reopens.
+* One connection per storage tree (the storage and every :meth:`SQLiteStorage.with_namespace`
+  child), opened lazily with ``check_same_thread=False`` and used only under one
+  :class:`threading.Lock`, so one object serves many threads. The lock is never held while
+  the caller's code runs (bodies and listings are fetched a chunk or a page at a time).
+* Every statement is a single statement (see ``_sqlite_common``); a write is committed
+  before the lock is released.
+* ``close()`` closes only a connection the storage opened itself; the next call opens a
+  new one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from types import ModuleType
-from typing import TYPE_CHECKING
 
-import anyio
-
-from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import Lifetime, StorageLifetime
-from ._models import Entry, StorageStats
-from ._serializers import JSONSerializer, Serializer
-from ._sqlite_common import (
+from ..._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._models import Entry, StorageStats
+from ..._serializers import JSONSerializer, Serializer
+from .._expiry import Lifetime, StorageLifetime
+from ._sql import (
     DEFAULT_TABLE_NAME,
     MEMORY,
     PAGE_SIZE,
@@ -54,24 +50,10 @@ from ._sqlite_common import (
     update_params,
     upsert_params,
 )
-from ._synchronization import arun_blocking
 
-if TYPE_CHECKING:
-    import aiosqlite
-
-__all__ = ["AsyncSQLiteStorage", "AsyncSQLiteWriter"]
+__all__ = ["SQLiteStorage", "SQLiteWriter"]
 
 logger = logging.getLogger("httpcache.storage")
-
-
-def _aiosqlite() -> ModuleType:
-    try:
-        import aiosqlite
-    except ImportError as exc:  # pragma: no cover - exercised with the extra missing
-        raise ConfigurationError(
-            "AsyncSQLiteStorage needs aiosqlite: pip install 'httpcache[sqlite]'"
-        ) from exc
-    return aiosqlite
 
 
 @contextlib.contextmanager
@@ -96,12 +78,12 @@ def _create_private_file(database: str) -> None:
 
 
 class _Shared:
-    """The connection and settings shared by a storage and its namespaces."""
+    """The connection, its lock and settings shared by a storage and its namespaces."""
 
     def __init__(
         self,
         database: str,
-        connection: aiosqlite.Connection | None,
+        connection: sqlite3.Connection | None,
         table_name: str,
         create_table: bool,
         timeout: float,
@@ -112,102 +94,94 @@ class _Shared:
         self.queries = queries(table_name)
         self.create_table = create_table
         self.timeout = timeout
-        self.opening = asyncio.Lock()  # aiosqlite is asyncio-only
+        self.lock = threading.Lock()
         self.ready = False  # schema checked on the current connection
 
-    async def _connect(self) -> aiosqlite.Connection:
-        """Return the connection, opening it (and the schema) first if needed."""
+    def _connect(self) -> sqlite3.Connection:
+        """Return the connection, opening it (and the schema) first if needed. Lock held."""
         conn = self.connection
-        if conn is not None and self.ready:
-            return conn
-        async with self.opening:
-            conn = self.connection
-            if conn is None:
-                await arun_blocking(_create_private_file, self.database)
-                conn = await _aiosqlite().connect(
-                    self.database,
-                    timeout=self.timeout,
-                    isolation_level=None,  # autocommit: every statement is its own transaction
-                )
-                try:
-                    if not is_memory(self.database):
-                        await conn.execute_fetchall("PRAGMA journal_mode=WAL")
-                        await conn.execute_fetchall("PRAGMA synchronous=NORMAL")
-                except BaseException:
-                    with anyio.CancelScope(shield=True):
-                        await conn.close()
-                    raise
-                self.connection = conn
-                self.ready = False
-            if not self.ready:
-                if self.create_table:
-                    for statement in self.queries.schema:
-                        await conn.execute_fetchall(statement)
-                    await self._commit(conn)
-                self.ready = True
-            return conn
+        if conn is None:
+            _create_private_file(self.database)
+            conn = sqlite3.connect(
+                self.database,
+                timeout=self.timeout,
+                isolation_level=None,  # autocommit: every statement is its own transaction
+                check_same_thread=False,  # guarded by self.lock instead
+            )
+            try:
+                if not is_memory(self.database):
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+            except BaseException:
+                conn.close()
+                raise
+            self.connection = conn
+            self.ready = False
+        if not self.ready:
+            if self.create_table:
+                for statement in self.queries.schema:
+                    conn.execute(statement)
+                self._commit(conn)
+            self.ready = True
+        return conn
 
     @staticmethod
-    async def _commit(conn: aiosqlite.Connection) -> None:
+    def _commit(conn: sqlite3.Connection) -> None:
         # A connection we opened is in autocommit mode; a caller's may open transactions
         # implicitly (sqlite3's default isolation level), so commit what we just wrote.
-        with contextlib.suppress(ValueError):  # aiosqlite: "no active connection"
-            if conn.in_transaction:
-                await conn.commit()
+        if conn.in_transaction:
+            conn.commit()
 
-    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Run a query and return its rows."""
-        with _storage_errors():
-            conn = await self._connect()
-            rows = await conn.execute_fetchall(sql, params)
-            return [tuple(row) for row in rows]
+        with self.lock, _storage_errors():
+            rows: list[Row] = self._connect().execute(sql, params).fetchall()
+            return rows
 
-    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+    def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         """Run a query and return its first row, or ``None``."""
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
+        with self.lock, _storage_errors():
+            row: Row | None = self._connect().execute(sql, params).fetchone()
+            return row
 
-    async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+    def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run one write statement, commit it, and return how many rows it changed."""
-        with _storage_errors():
-            conn = await self._connect()
+        with self.lock, _storage_errors():
+            conn = self._connect()
             try:
-                async with conn.execute(sql, params) as cursor:
-                    return cursor.rowcount
+                return conn.execute(sql, params).rowcount
             finally:
                 # SQLite has undone a failed statement itself; never leave a transaction open.
-                # Not rollback(): on a caller's connection in sqlite3's default mode, other
-                # tasks' statements may share the implicit transaction.
-                with anyio.CancelScope(shield=True):
-                    await self._commit(conn)
+                self._commit(conn)
 
-    async def aclose(self) -> None:
-        async with self.opening:
+    def close(self) -> None:
+        with self.lock:
             self.ready = False
             conn = self.connection
             if conn is None or not self.owned:
                 return  # a caller's connection is theirs to close
             self.connection = None
-            with _storage_errors(), anyio.CancelScope(shield=True):
-                await conn.close()
+            with _storage_errors():
+                conn.close()
 
 
-class AsyncSQLiteStorage(StorageLifetime):
-    """Keep entries in an SQLite database through ``aiosqlite``; the async ``SQLiteStorage``.
+class SQLiteStorage(StorageLifetime):
+    """Keep entries in an SQLite database: one file, shared by threads and processes.
 
-    Needs the ``sqlite`` extra (``pip install 'httpcache[sqlite]'``). Heads are serialized
-    into one row per variant; bodies are stored beside them as chunks of at most 1 MiB,
-    written and read one chunk at a time, so a large body never sits in memory. An entry
-    becomes visible only when its writer commits. A database the storage opens itself is
-    put in WAL mode with ``synchronous=NORMAL`` and the busy timeout ``timeout``, so several
-    processes (sync or async) can share one file.
+    Heads are serialized into one row per variant; bodies are stored beside them as
+    chunks of at most 1 MiB, written and read one chunk at a time, so a large body never
+    sits in memory. An entry becomes visible only when its writer commits. A database the
+    storage opens itself is put in WAL mode (readers never wait for the writer) with
+    ``synchronous=NORMAL`` and the busy timeout ``timeout``, so several processes can share
+    one file.
 
     Args:
         path: Database file to open (created 0600 if missing). Without ``path`` or
             ``connection`` the storage opens a private in-memory database, which
-            ``aclose()`` discards.
-        connection: An open ``aiosqlite.Connection`` to use instead. It is used as
-            configured (no PRAGMAs are changed) and never closed by the storage.
+            ``close()`` discards.
+        connection: An open :class:`sqlite3.Connection` to use instead; it must have been
+            opened with ``check_same_thread=False`` to be used from several threads. It
+            is used as configured (no PRAGMAs are changed) and never closed by the storage.
         serializer: How heads are encoded; ``None`` means :class:`JSONSerializer`.
         ttl: Seconds an entry is kept after it was stored or last freshened. The
             deadline is computed on write and kept in the indexed ``expires_at`` column.
@@ -220,15 +194,14 @@ class AsyncSQLiteStorage(StorageLifetime):
         clock: Source of the current time for ``ttl``.
 
     Raises:
-        ConfigurationError: Both ``path`` and ``connection`` given, an invalid value, or
-            ``aiosqlite`` is not installed.
+        ConfigurationError: Both ``path`` and ``connection`` given, or an invalid value.
     """
 
     def __init__(
         self,
         *,
         path: str | os.PathLike[str] | None = None,
-        connection: aiosqlite.Connection | None = None,
+        connection: sqlite3.Connection | None = None,
         serializer: Serializer | None = None,
         ttl: float | None = None,
         sliding: bool = False,
@@ -239,10 +212,9 @@ class AsyncSQLiteStorage(StorageLifetime):
         clock: Callable[[], float] = time.time,
     ) -> None:
         if path is not None and connection is not None:
-            raise ConfigurationError("give AsyncSQLiteStorage a path or a connection, not both")
+            raise ConfigurationError("give SQLiteStorage a path or a connection, not both")
         check_settings(table_name=table_name, timeout=timeout)
         lifetime = Lifetime(ttl, sliding, max_lifetime)
-        _aiosqlite()  # fail early, naming the extra
         database = MEMORY if path is None else os.fspath(path)
         self._lifetime = lifetime
         self.table_name = table_name
@@ -257,14 +229,14 @@ class AsyncSQLiteStorage(StorageLifetime):
         """This storage's namespace (``""`` for the root)."""
         return self._namespace
 
-    def with_namespace(self, name: str) -> AsyncSQLiteStorage:
+    def with_namespace(self, name: str) -> SQLiteStorage:
         """Return a child storage whose entries live under namespace ``name``.
 
         The child shares this storage's connection; its :meth:`clear` touches only its own
         namespace and its children's.
         """
         namespace = child_namespace(self._namespace, name)
-        child = AsyncSQLiteStorage(
+        child = SQLiteStorage(
             serializer=self._serializer,
             ttl=self.ttl,
             sliding=self.sliding,
@@ -278,96 +250,89 @@ class AsyncSQLiteStorage(StorageLifetime):
 
     # -- private hooks (also used by the tests) -------------------------------------
 
-    async def _execute(self, sql: str, params: Sequence[object] = ()) -> int:
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run one write statement on the storage's connection; return the rows changed."""
-        return await self._shared.execute(sql, params)
+        return self._shared.execute(sql, params)
 
-    async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Run one query on the storage's connection and return its rows."""
-        return await self._shared.fetchall(sql, params)
+        return self._shared.fetchall(sql, params)
 
-    async def _decode(self, row: Row) -> Entry | None:
+    def _decode(self, row: Row) -> Entry | None:
         """Return the entry of ``row``; drop an unreadable row (a logged miss)."""
         try:
             return decode_row(self._serializer, row)
         except SerializationError as exc:
             logger.warning("dropping an unreadable SQLite cache record: %s", exc)
-            await self._shared.execute(self._queries.delete_unreadable, (row[0], row[3]))
+            self._shared.execute(self._queries.delete_unreadable, (row[0], row[3]))
             return None
 
     # -- the storage contract ------------------------------------------------------------
 
-    async def get_entries(self, key: str) -> list[Entry]:
+    def get_entries(self, key: str) -> list[Entry]:
         """Return every unexpired variant of ``key``."""
-        rows = await self._shared.fetchall(
+        rows = self._shared.fetchall(
             self._queries.select_variants, (self._namespace, key, self._clock())
         )
-        found: list[Entry] = []
-        for row in rows:
-            entry = await self._decode(row)
-            if entry is not None:
-                found.append(entry)
-        return found
+        return [entry for row in rows if (entry := self._decode(row)) is not None]
 
-    async def open_writer(self, entry: Entry) -> AsyncSQLiteWriter:
+    def open_writer(self, entry: Entry) -> SQLiteWriter:
         """Start storing ``entry``; it becomes visible when the writer commits."""
-        return AsyncSQLiteWriter(self, entry)
+        return SQLiteWriter(self, entry)
 
-    async def open_body(self, entry: Entry) -> AsyncIterator[bytes] | None:
+    def open_body(self, entry: Entry) -> Iterator[bytes] | None:
         """Return the body of ``entry`` as chunks of at most 1 MiB, or ``None`` if it is gone.
 
         Chunks are fetched one at a time as the iterator is consumed. Should the entry be
         replaced or deleted meanwhile, the iterator raises :class:`StorageError` rather than
         end a body short.
         """
-        row = await self._shared.fetchone(
+        row = self._shared.fetchone(
             self._queries.select_body, (self._namespace, entry.key, entry.variant)
         )
         if row is None or not isinstance(row[0], str) or not isinstance(row[1], int):
             return None
         return self._chunks(row[0], row[1])
 
-    async def _chunks(self, body_id: str, count: int) -> AsyncIterator[bytes]:
+    def _chunks(self, body_id: str, count: int) -> Iterator[bytes]:
         for seq in range(count):
-            row = await self._shared.fetchone(self._queries.select_chunk, (body_id, seq))
+            row = self._shared.fetchone(self._queries.select_chunk, (body_id, seq))
             if row is None or not isinstance(row[0], bytes):
                 raise StorageError("the stored body was replaced or removed while being read")
             yield row[0]
 
-    async def update_entry(self, entry: Entry) -> None:
+    def update_entry(self, entry: Entry) -> None:
         """Replace a stored variant's head and metadata, keeping its body."""
         head = self._serializer.dumps(entry)
-        await self._shared.execute(
+        self._shared.execute(
             self._queries.update_head, update_params(self._namespace, entry, head, self._lifetime)
         )
 
-    async def record_hit(self, entry: Entry) -> None:
+    def record_hit(self, entry: Entry) -> None:
         """Count one more use of ``entry`` (one atomic ``UPDATE``; sliding: renew its expiry)."""
         sql, params = hit_statement(
             self._queries, self._namespace, entry, self._lifetime, self._clock()
         )
-        await self._shared.execute(sql, params)
+        self._shared.execute(sql, params)
 
-    async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
+    def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
         if variants is None:
-            await self._shared.execute(self._queries.delete_key, (self._namespace, key))
+            self._shared.execute(self._queries.delete_key, (self._namespace, key))
             return
         for variant in variants:
-            await self._shared.execute(
-                self._queries.delete_variant, (self._namespace, key, variant)
-            )
+            self._shared.execute(self._queries.delete_variant, (self._namespace, key, variant))
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """Close the connection if the storage opened it; safe to call more than once.
 
         A caller's ``connection`` is never closed. Using the storage again reopens.
         """
-        await self._shared.aclose()
+        self._shared.close()
 
     # -- management -------------------------------------------------------------------
 
-    async def iter_entries(self, pattern: str | None = None) -> AsyncIterator[Entry]:
+    def iter_entries(self, pattern: str | None = None) -> Iterator[Entry]:
         """Yield unexpired entries of this namespace tree whose URL matches the glob ``pattern``.
 
         Rows are fetched a page at a time; the connection is free between pages.
@@ -376,9 +341,9 @@ class AsyncSQLiteStorage(StorageLifetime):
         after = 0
         while True:
             sql, params = self._queries.page(self._namespace, after, now, pattern)
-            rows = await self._shared.fetchall(sql, params)
+            rows = self._shared.fetchall(sql, params)
             for row in rows:
-                entry = await self._decode(row)
+                entry = self._decode(row)
                 if entry is not None:
                     yield entry
             if len(rows) < PAGE_SIZE:
@@ -387,53 +352,53 @@ class AsyncSQLiteStorage(StorageLifetime):
             assert isinstance(last, int)
             after = last
 
-    async def delete_expired(self) -> int:
+    def delete_expired(self) -> int:
         """Remove entries of this namespace tree past their deadline; return how many.
 
         Also removes body chunks that no entry names and that were staged more than a day
         ago (left by a writer that crashed).
         """
         sql, params = self._queries.delete_expired(self._namespace, self._clock())
-        removed = await self._shared.execute(sql, params)
-        await self._shared.execute(self._queries.sweep_staged, (time.time() - STAGING_GRACE,))
+        removed = self._shared.execute(sql, params)
+        self._shared.execute(self._queries.sweep_staged, (time.time() - STAGING_GRACE,))
         return removed
 
-    async def clear(self) -> None:
+    def clear(self) -> None:
         """Remove every entry of this namespace and its children, bodies included."""
         sql, params = self._queries.clear(self._namespace)
-        await self._shared.execute(sql, params)
+        self._shared.execute(sql, params)
 
-    async def stats(self) -> StorageStats:
+    def stats(self) -> StorageStats:
         """Return this namespace tree's stored entries, body bytes and expired entries."""
         sql, params = self._queries.stats(self._namespace, self._clock())
-        return stats_from_row(await self._shared.fetchone(sql, params))
+        return stats_from_row(self._shared.fetchone(sql, params))
 
-    async def health(self) -> bool:
+    def health(self) -> bool:
         """Tell whether the database can be opened and holds the storage's tables."""
         try:
-            await self._shared.fetchone(self._queries.probe)
+            self._shared.fetchone(self._queries.probe)
         except StorageError as exc:
             logger.debug("SQLite storage is unhealthy: %s", exc)
             return False
         return True
 
-    async def __aenter__(self) -> AsyncSQLiteStorage:
+    def __enter__(self) -> SQLiteStorage:
         return self
 
-    async def __aexit__(self, *args: object) -> None:
-        await self.aclose()
+    def __exit__(self, *args: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (
-            f"AsyncSQLiteStorage(database={self._shared.database!r},"
+            f"SQLiteStorage(database={self._shared.database!r},"
             f" table_name={self.table_name!r}, namespace={self._namespace!r})"
         )
 
 
-class AsyncSQLiteWriter:
+class SQLiteWriter:
     """Stages a body as chunks under a fresh id; :meth:`commit` swaps it in atomically."""
 
-    def __init__(self, storage: AsyncSQLiteStorage, entry: Entry) -> None:
+    def __init__(self, storage: SQLiteStorage, entry: Entry) -> None:
         self._storage = storage
         self._entry = entry
         self._namespace = storage.namespace
@@ -442,21 +407,21 @@ class AsyncSQLiteWriter:
         self._seq = 0
         self._done = False
 
-    async def _put(self, chunk: bytes) -> None:
+    def _put(self, chunk: bytes) -> None:
         storage = self._storage
-        await storage._shared.execute(
+        storage._shared.execute(
             storage._queries.insert_chunk, (self._body_id, self._seq, chunk, time.time())
         )
         self._seq += 1
 
-    async def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes) -> None:
         """Append ``chunk``; full 1 MiB chunks are written to the database as they fill."""
         if self._done:
             raise RuntimeError("writer already finished")
         for full in self._chunker.feed(chunk):
-            await self._put(full)
+            self._put(full)
 
-    async def commit(self) -> Entry:
+    def commit(self) -> Entry:
         """Make the entry visible, replacing the same key and variant, in one statement."""
         if self._done:
             raise RuntimeError("writer already finished")
@@ -465,35 +430,34 @@ class AsyncSQLiteWriter:
         try:
             rest = self._chunker.flush()
             if rest:
-                await self._put(rest)
+                self._put(rest)
             entry = replace(self._entry, size=self._chunker.total)
             head = storage._serializer.dumps(entry)
-            await storage._shared.execute(
+            storage._shared.execute(
                 storage._queries.upsert,
                 upsert_params(
                     self._namespace, entry, head, self._body_id, self._seq, storage._lifetime
                 ),
             )
         except BaseException:
-            await self._discard()
+            self._discard()
             raise
         return entry
 
-    async def abort(self) -> None:
+    def abort(self) -> None:
         """Discard the staged chunks; nothing becomes visible. A no-op once finished."""
         if self._done:
             return
         self._done = True
         self._chunker.flush()
-        await self._discard()
+        self._discard()
 
-    async def _discard(self) -> None:
+    def _discard(self) -> None:
         if not self._seq:
             return
         try:
-            with anyio.CancelScope(shield=True):
-                await self._storage._shared.execute(
-                    self._storage._queries.delete_chunks, (self._body_id, self._body_id)
-                )
+            self._storage._shared.execute(
+                self._storage._queries.delete_chunks, (self._body_id, self._body_id)
+            )
         except StorageError as exc:  # delete_expired() sweeps what is left
             logger.debug("could not discard a staged SQLite body: %s", exc)

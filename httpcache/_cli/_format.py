@@ -28,11 +28,11 @@ from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ._models import Entry, Headers, StorageStats
-from ._options import CacheOptions
-from ._policy._age import MAX_AGE_VALUE, current_age
-from ._policy._cache_control import parse_response_cache_control
-from ._policy._freshness import freshness_lifetime
+from .._models import Entry, Headers, StorageStats
+from .._options import CacheOptions
+from .._policy._age import MAX_AGE_VALUE, current_age
+from .._policy._cache_control import parse_response_cache_control
+from .._policy._freshness import freshness_lifetime
 
 __all__ = [
     "EntryView",

@@ -1,6 +1,6 @@
 """Redis storage: heads in one hash per URL, bodies as lists of 1 MiB chunks.
 
-The key layout and the expiry arithmetic live in ``httpcache._redis_keys``; this
+The key layout and the expiry arithmetic live in ``httpcache._storages.redis._keys``; this
 module only moves bytes. Every change that must be seen whole (committing an
 entry, freshening it, removing variants) is one Lua script, so it is atomic on
 the server: a reader sees the old entry or the new one, never a mix.
@@ -25,14 +25,15 @@ import fnmatch
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from collections.abc import Iterator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._models import Entry, StorageStats
+from ..._serializers import JSONSerializer, Serializer
 from .._expiry import Lifetime, StorageLifetime, is_expired
-from .._models import Entry, StorageStats
-from .._redis_keys import (
+from ._keys import (
     BODY_CHUNK,
     BODY_FIELD,
     HEAD_FIELD,
@@ -49,12 +50,11 @@ from .._redis_keys import (
     root_base,
     scope_pattern,
 )
-from .._serializers import JSONSerializer, Serializer
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis import Redis
 
-__all__ = ["AsyncRedisStorage", "AsyncRedisWriter"]
+__all__ = ["RedisStorage", "RedisWriter"]
 
 logger = logging.getLogger("httpcache.storage")
 
@@ -253,7 +253,7 @@ def _sift(
     return sifted
 
 
-class AsyncRedisStorage(StorageLifetime):
+class RedisStorage(StorageLifetime):
     """Keep entries in Redis, shared by every process that uses the same namespace.
 
     Each URL has one Redis hash indexing its variants (so a lookup is one
@@ -263,10 +263,10 @@ class AsyncRedisStorage(StorageLifetime):
     with ``SCAN`` (never ``KEYS`` or ``FLUSHDB``) and touches nothing else.
 
     Args:
-        client: A ``redis.asyncio.Redis`` client, created with the default
-            ``decode_responses=False``. It is not closed by :meth:`aclose`. When
-            omitted, the storage creates ``redis.asyncio.Redis()`` (localhost:6379,
-            database 0) and closes it in :meth:`aclose`.
+        client: A ``redis.Redis`` client, created with the default
+            ``decode_responses=False``. It is not closed by :meth:`close`. When
+            omitted, the storage creates ``redis.Redis()`` (localhost:6379,
+            database 0) and closes it in :meth:`close`.
         serializer: How heads are stored; :class:`~httpcache.JSONSerializer` when omitted.
         ttl: Seconds an entry is kept after it was stored or last freshened, or
             ``None`` to keep it until Redis evicts it (see ``maxmemory-policy``).
@@ -300,10 +300,10 @@ class AsyncRedisStorage(StorageLifetime):
         if not namespace:
             raise ConfigurationError("namespace must not be empty")
         try:
-            from redis.asyncio import Redis as _Redis
+            from redis import Redis as _Redis
         except ImportError as exc:
             raise ConfigurationError(
-                "AsyncRedisStorage needs the redis package: pip install 'httpcache[redis]'"
+                "RedisStorage needs the redis package: pip install 'httpcache[redis]'"
             ) from exc
         if client is None:
             client = _Redis()
@@ -338,7 +338,7 @@ class AsyncRedisStorage(StorageLifetime):
         """What every Redis key of this storage (and of its children) starts with."""
         return self._base + ":"
 
-    def with_namespace(self, name: str) -> AsyncRedisStorage:
+    def with_namespace(self, name: str) -> RedisStorage:
         """Return a child storage, sharing this one's client, whose keys live under ``name``.
 
         The child's :meth:`clear` removes only its own entries and its children's;
@@ -347,7 +347,7 @@ class AsyncRedisStorage(StorageLifetime):
         """
         if not name or "/" in name:
             raise ConfigurationError("a namespace name must be non-empty and contain no '/'")
-        child = AsyncRedisStorage(
+        child = RedisStorage(
             client=self._client,
             serializer=self._serializer,
             ttl=self.ttl,
@@ -366,51 +366,51 @@ class AsyncRedisStorage(StorageLifetime):
     def _ttl_ms(self, entry: Entry) -> int:
         return native_ttl_ms(entry, self._lifetime, self._clock(), self.grace)
 
-    async def _read_index(self, index: bytes, now: float) -> _Sifted:
+    def _read_index(self, index: bytes, now: float) -> _Sifted:
         """Read one variant index, removing what is expired or unreadable."""
         with _translate("reading entries"):
-            fields = await self._client.hgetall(index)
+            fields = self._client.hgetall(index)
             sifted = _sift(index, fields, self._serializer, self._lifetime, now)
             if sifted.doomed:
                 prefix = body_prefix_of_index(index)
                 args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "match"]
                 for variant, record in sifted.doomed:
                     args += [head_field(variant), body_field(variant), record]
-                sifted.removed = int(await self._remove(keys=[index], args=args))
+                sifted.removed = int(self._remove(keys=[index], args=args))
         return sifted
 
-    async def _indexes(self) -> AsyncIterator[bytes]:
+    def _indexes(self) -> Iterator[bytes]:
         """Yield the variant indexes of this namespace and its children."""
         with _translate("listing entries"):
-            async for name in self._client.scan_iter(
+            for name in self._client.scan_iter(
                 match=scope_pattern(self._base), count=_SCAN_COUNT, _type="hash"
             ):
                 if is_index_key(name):
                     yield name
 
-    async def _chunks(self, key: bytes, count: int) -> AsyncIterator[bytes]:
+    def _chunks(self, key: bytes, count: int) -> Iterator[bytes]:
         for position in range(count):
             with _translate("reading a body"):
-                chunk = await self._client.lindex(key, position)
+                chunk = self._client.lindex(key, position)
             if not isinstance(chunk, bytes):
                 raise StorageError("the body was removed while it was being read")
             yield chunk
 
     # -- the storage contract ----------------------------------------------
 
-    async def get_entries(self, key: str) -> list[Entry]:
+    def get_entries(self, key: str) -> list[Entry]:
         """Return every unexpired variant of ``key`` (one ``HGETALL``)."""
-        sifted = await self._read_index(index_key(self._base, key), self._clock())
+        sifted = self._read_index(index_key(self._base, key), self._clock())
         return sifted.live
 
-    async def open_writer(self, entry: Entry) -> AsyncRedisWriter:
+    def open_writer(self, entry: Entry) -> RedisWriter:
         """Start storing ``entry``; it becomes visible when the writer commits."""
-        return AsyncRedisWriter(self, entry)
+        return RedisWriter(self, entry)
 
-    async def open_body(self, entry: Entry) -> AsyncIterator[bytes] | None:
+    def open_body(self, entry: Entry) -> Iterator[bytes] | None:
         """Return the body of ``entry`` chunk by chunk, or ``None`` if it is gone."""
         with _translate("opening a body"):
-            body_id = await self._client.hget(
+            body_id = self._client.hget(
                 index_key(self._base, entry.key), body_field(entry.variant)
             )
             if not isinstance(body_id, bytes):
@@ -418,16 +418,16 @@ class AsyncRedisStorage(StorageLifetime):
             if not body_id:
                 return self._chunks(b"", 0)
             key = body_prefix(self._base) + body_id
-            count = await self._client.llen(key)
+            count = self._client.llen(key)
         if count == 0:
             return None
         return self._chunks(key, count)
 
-    async def update_entry(self, entry: Entry) -> None:
+    def update_entry(self, entry: Entry) -> None:
         """Replace a stored variant's head and metadata, keeping its body; renew its expiry."""
         record = self._serializer.dumps(entry)
         with _translate("updating an entry"):
-            await self._update(
+            self._update(
                 keys=[index_key(self._base, entry.key)],
                 args=[
                     head_field(entry.variant),
@@ -438,7 +438,7 @@ class AsyncRedisStorage(StorageLifetime):
                 ],
             )
 
-    async def record_hit(self, entry: Entry) -> None:
+    def record_hit(self, entry: Entry) -> None:
         """Count a hit and note when; with sliding expiry, push the keys' expiry back.
 
         Best effort: gives up after a few concurrent changes.
@@ -448,7 +448,7 @@ class AsyncRedisStorage(StorageLifetime):
         prefix = body_prefix(self._base)
         with _translate("counting a hit"):
             for _ in range(3):
-                record = await self._client.hget(index, name)
+                record = self._client.hget(index, name)
                 if not isinstance(record, bytes):
                     return
                 try:
@@ -459,16 +459,16 @@ class AsyncRedisStorage(StorageLifetime):
                 updated = self._serializer.dumps(touched)
                 expiry: int | str = self._ttl_ms(touched) if self.sliding else ""
                 args = [name, record, updated, expiry, body_field(entry.variant), prefix]
-                if await self._swap(keys=[index], args=args):
+                if self._swap(keys=[index], args=args):
                     return
 
-    async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
+    def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
         index = index_key(self._base, key)
         prefix = body_prefix(self._base)
         with _translate("deleting entries"):
             if variants is None:
-                await self._drop(
+                self._drop(
                     keys=[index], args=[prefix, _RETIRED_BODY_MS, BODY_FIELD, HEAD_FIELD]
                 )
                 return
@@ -477,58 +477,58 @@ class AsyncRedisStorage(StorageLifetime):
             args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "any"]
             for variant in variants:
                 args += [head_field(variant), body_field(variant)]
-            await self._remove(keys=[index], args=args)
+            self._remove(keys=[index], args=args)
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """Close the client if this storage created it. Safe to call more than once.
 
         A closed storage that is used again reconnects; close it again afterwards.
         """
         if self._owns_client:
-            await self._client.aclose()
+            self._client.close()
 
     # -- management ---------------------------------------------------------
 
-    async def iter_entries(self, pattern: str | None = None) -> AsyncIterator[Entry]:
+    def iter_entries(self, pattern: str | None = None) -> Iterator[Entry]:
         """Yield stored entries whose URL matches the glob ``pattern`` (all when None).
 
         Covers this namespace and its children; one ``SCAN`` over the database.
         """
         now = self._clock()
-        async for index in self._indexes():
-            for entry in (await self._read_index(index, now)).live:
+        for index in self._indexes():
+            for entry in (self._read_index(index, now)).live:
                 if pattern is None or fnmatch.fnmatchcase(entry.request.url, pattern):
                     yield entry
 
-    async def delete_expired(self) -> int:
+    def delete_expired(self) -> int:
         """Remove entries past their storage lifetime (and unreadable ones); return how many."""
         now = self._clock()
         removed = 0
-        async for index in self._indexes():
-            removed += (await self._read_index(index, now)).removed
+        for index in self._indexes():
+            removed += (self._read_index(index, now)).removed
         return removed
 
-    async def clear(self) -> None:
+    def clear(self) -> None:
         """Remove every key of this namespace and its children (``SCAN`` + ``UNLINK``)."""
         batch: list[bytes] = []
         with _translate("clearing the namespace"):
-            async for name in self._client.scan_iter(
+            for name in self._client.scan_iter(
                 match=scope_pattern(self._base), count=_SCAN_COUNT
             ):
                 batch.append(name)
                 if len(batch) >= _UNLINK_BATCH:
-                    await self._client.unlink(*batch)
+                    self._client.unlink(*batch)
                     batch = []
             if batch:
-                await self._client.unlink(*batch)
+                self._client.unlink(*batch)
 
-    async def stats(self) -> StorageStats:
+    def stats(self) -> StorageStats:
         """Count stored entries (``expired`` of them past their lifetime) and their bytes."""
         now = self._clock()
         entries = expired = size = 0
-        async for index in self._indexes():
+        for index in self._indexes():
             with _translate("counting entries"):
-                fields = await self._client.hgetall(index)
+                fields = self._client.hgetall(index)
             sifted = _sift(index, fields, self._serializer, self._lifetime, now)
             for entry in (*sifted.live, *sifted.expired):
                 size += entry.size or 0
@@ -536,29 +536,29 @@ class AsyncRedisStorage(StorageLifetime):
             expired += len(sifted.expired)
         return StorageStats(entries=entries, bytes=size, expired=expired)
 
-    async def health(self) -> bool:
+    def health(self) -> bool:
         """Tell whether Redis answers a ``PING``."""
         from redis.exceptions import RedisError
 
         try:
-            return bool(await self._client.ping())
+            return bool(self._client.ping())
         except (RedisError, OSError):
             return False
 
-    async def __aenter__(self) -> AsyncRedisStorage:
+    def __enter__(self) -> RedisStorage:
         return self
 
-    async def __aexit__(self, *args: object) -> None:
-        await self.aclose()
+    def __exit__(self, *args: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
-        return f"AsyncRedisStorage(namespace={self._namespace!r}, ttl={self.ttl!r})"
+        return f"RedisStorage(namespace={self._namespace!r}, ttl={self.ttl!r})"
 
 
-class AsyncRedisWriter:
+class RedisWriter:
     """Stages a body in Redis, 1 MiB per list item; nothing is visible until :meth:`commit`."""
 
-    def __init__(self, storage: AsyncRedisStorage, entry: Entry) -> None:
+    def __init__(self, storage: RedisStorage, entry: Entry) -> None:
         self._storage = storage
         self._entry = entry
         self._id = uuid.uuid4().hex
@@ -569,7 +569,7 @@ class AsyncRedisWriter:
         self._staged = False
         self._done = False
 
-    async def _push(self, *, final: bool) -> None:
+    def _push(self, *, final: bool) -> None:
         buffer = self._buffer
         cut = len(buffer) if final else len(buffer) - len(buffer) % BODY_CHUNK
         if cut == 0:
@@ -578,33 +578,33 @@ class AsyncRedisWriter:
         del buffer[:cut]
         self._staged = True
         with _translate("storing a body"):
-            async with self._storage._client.pipeline(transaction=True) as pipe:
+            with self._storage._client.pipeline(transaction=True) as pipe:
                 pipe.rpush(self._key, *pieces)
                 pipe.pexpire(self._key, _STAGING_TTL_MS)
-                await pipe.execute()
+                pipe.execute()
         self._chunks += len(pieces)
 
-    async def _discard(self) -> None:
+    def _discard(self) -> None:
         """Delete the staged chunks (best effort: they expire on their own anyway)."""
         from redis.exceptions import RedisError
 
         self._buffer = bytearray()
         if self._staged:
             try:
-                await self._storage._client.unlink(self._key)
+                self._storage._client.unlink(self._key)
             except RedisError as exc:
                 logger.debug("could not delete a staged body (it expires by itself): %r", exc)
 
-    async def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes) -> None:
         """Append ``chunk``; every full 1 MiB goes to Redis at once."""
         if self._done:
             raise RuntimeError("writer already finished")
         self._buffer += chunk
         self._size += len(chunk)
         if len(self._buffer) >= BODY_CHUNK:
-            await self._push(final=False)
+            self._push(final=False)
 
-    async def commit(self) -> Entry:
+    def commit(self) -> Entry:
         """Make the entry visible in one atomic step, replacing the same variant."""
         if self._done:
             raise RuntimeError("writer already finished")
@@ -612,9 +612,9 @@ class AsyncRedisWriter:
         storage = self._storage
         entry = replace(self._entry, size=self._size)
         try:
-            await self._push(final=True)
+            self._push(final=True)
             with _translate("committing an entry"):
-                committed = await storage._commit(
+                committed = storage._commit(
                     keys=[index_key(storage._base, entry.key), self._key],
                     args=[
                         head_field(entry.variant),
@@ -628,16 +628,16 @@ class AsyncRedisWriter:
                     ],
                 )
         except Exception:
-            await self._discard()
+            self._discard()
             raise
         if not committed:
-            await self._discard()
+            self._discard()
             raise StorageError("the staged body vanished before commit (namespace cleared?)")
         return entry
 
-    async def abort(self) -> None:
+    def abort(self) -> None:
         """Discard the staged body; the entry never becomes visible."""
         if self._done:
             return
         self._done = True
-        await self._discard()
+        self._discard()

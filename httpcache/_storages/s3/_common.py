@@ -21,7 +21,7 @@ Invariants:
   by variant in one pass, page after page.
 * Expiry is recorded in the head's metadata (``httpcache-stored-at``, ``httpcache-ttl``
   and, for people and lifecycle tools, ``httpcache-expires-at``), so pruning needs no
-  deserialisation; it is enforced on every read with :mod:`httpcache._expiry`.
+  deserialisation; it is enforced on every read with :mod:`httpcache._storages._expiry`.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from ._exceptions import ConfigurationError, SerializationError, StorageError
-from ._expiry import Lifetime, expires_at
-from ._models import Entry
-from ._serializers import Serializer
+from ..._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._models import Entry
+from ..._serializers import Serializer
+from .._expiry import Lifetime, expires_at
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -30,8 +30,8 @@ from __future__ import annotations
 import hashlib
 import math
 
-from ._expiry import Lifetime, expires_at
-from ._models import Entry
+from ..._models import Entry
+from .._expiry import Lifetime, expires_at
 
 __all__ = [
     "BODY_CHUNK",
