@@ -7,12 +7,15 @@ Invariants:
 * Header sections are tuples of ``(name, value)`` byte pairs in wire order. Names
   keep the case they arrived with; every lookup is case-insensitive (RFC 9110 §5.1).
 * An :class:`Entry` is the head of one stored response (one Vary variant). Its body
-  lives beside it in the storage and is streamed separately.
+  lives beside it in the storage and is streamed separately, unless the storage that
+  returned the entry keeps it inline (small bodies): then ``Entry.body`` holds it, so
+  a hit needs no second read. ``body`` and ``body_ref`` belong to the storage that set
+  them; they are never serialized and never compared.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Entry", "Headers", "RequestHead", "ResponseHead", "StorageStats"]
 
@@ -91,6 +94,12 @@ class Entry:
             doubles as its freshness lifetime.
         accessed_at: Clock reading of the entry's last hit, or ``None`` before the
             first one. A storage with sliding expiry counts its lifetime from here.
+        body: The whole stored body, when the storage that returned this entry
+            keeps it inline; the transport then serves it without calling
+            ``open_body``. ``None`` means "ask ``open_body``".
+        body_ref: An opaque reference to the stored body, set by the storage that
+            returned the entry (a file token, a row id, an object key), so that its
+            ``open_body`` needs no second lookup of the head.
     """
 
     key: str
@@ -106,6 +115,8 @@ class Entry:
     ttl: float | None = None
     force_cached: bool = False
     accessed_at: float | None = None
+    body: bytes | None = field(default=None, compare=False, repr=False)
+    body_ref: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -116,6 +127,8 @@ class Entry:
             raise ValueError("Entry.hits must not be negative")
         if self.size is not None and self.size < 0:
             raise ValueError("Entry.size must not be negative")
+        if self.body is not None and self.size is not None and len(self.body) != self.size:
+            raise ValueError("Entry.body must hold exactly Entry.size bytes")
 
 
 @dataclass(frozen=True, slots=True)

@@ -344,12 +344,16 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         fwd_status: int | None = None,
     ) -> httpx.Response | None:
         """Build the response for ``serve``; ``None`` when its body has vanished."""
-        chunks: AsyncIterator[bytes] | None = None
-        if serve.with_body:
+        stream: httpx.AsyncByteStream
+        if not serve.with_body:
+            stream = AsyncStoredBody(None)
+        elif serve.entry.body is not None:  # kept inline: the hit needs no second read
+            stream = httpx.ByteStream(serve.entry.body)
+        else:
             opened = await self._storage_call("open_body", self._storage.open_body, serve.entry)
             if opened is None or opened is _FAILED:
                 return None
-            chunks = opened
+            stream = AsyncStoredBody(opened)
         if self._options.record_hits:
             await self._storage_call("record_hit", self._storage.record_hit, serve.entry)
         if fwd is not None:  # the origin was contacted (E-10)
@@ -375,9 +379,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         )
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s from storage: %s", normalize_url(creq.url), member)
-        return httpx.Response(
-            serve.status, headers=headers, stream=AsyncStoredBody(chunks), extensions=extensions
-        )
+        return httpx.Response(serve.status, headers=headers, stream=stream, extensions=extensions)
 
     def _gateway_timeout(self, creq: CacheRequest) -> httpx.Response:
         """RFC 9111 §5.2.1.7: ``only-if-cached`` with nothing usable (Q-9, E-13)."""

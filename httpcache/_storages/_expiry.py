@@ -10,6 +10,10 @@ an entry that is stale by HTTP is still kept so that it can be revalidated.
   keeps being hit keeps being kept.
 * ``max_lifetime``: an absolute bound, counted from when the response was first
   stored, that neither hits nor revalidations extend.
+
+A hit never has to write: sliding renewal is due only once a tenth of the entry's
+``ttl`` has passed since it was last written or renewed (:meth:`Lifetime.renewal_due`),
+so an entry hit a thousand times a second is renewed ten times per ``ttl``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from dataclasses import dataclass
 from .._exceptions import ConfigurationError
 from .._models import Entry
 
-__all__ = ["Lifetime", "StorageLifetime", "expires_at", "is_expired"]
+__all__ = ["RENEW_FRACTION", "Lifetime", "StorageLifetime", "expires_at", "is_expired"]
+
+RENEW_FRACTION = 0.1
+"""Sliding expiry renews an entry once this share of its ``ttl`` has passed since the last
+renewal (or write), not on every hit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,21 @@ class Lifetime:
             cap = created_at + self.max_lifetime
             deadline = cap if deadline is None else min(deadline, cap)
         return deadline
+
+    def renewal_due(self, entry: Entry, now: float) -> bool:
+        """Tell whether a hit at ``now`` must renew ``entry``'s sliding lifetime.
+
+        Only sliding lifetimes renew, and only once :data:`RENEW_FRACTION` of the
+        entry's ``ttl`` has passed since it was written or last renewed; in between,
+        the hit is bookkeeping that can wait for the next batch.
+        """
+        if not self.sliding:
+            return False
+        ttl = entry.ttl if entry.ttl is not None else self.ttl
+        if ttl is None:
+            return False
+        last = max(entry.created_at, entry.response_time, entry.accessed_at or 0.0)
+        return now - last >= ttl * RENEW_FRACTION
 
     def expired(self, entry: Entry, now: float) -> bool:
         """Tell whether ``entry`` has outlived its storage lifetime at ``now``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
 from collections.abc import Sequence
@@ -627,6 +628,37 @@ async def test_transport_one_failing_storage_method_still_answers(
     assert first.content == second.content == b"hello"
     assert second.extensions["from_cache"] is second_from_cache
     assert any(failing in r.getMessage() for r in caplog.records)
+
+
+class InlineBodies(AsyncInMemoryStorage):
+    """Returns each entry with its body inline; ``open_body`` must then never be called."""
+
+    async def get_entries(self, key: str) -> list[Entry]:
+        entries = await super().get_entries(key)
+        inlined = []
+        for entry in entries:
+            chunks = await super().open_body(entry)
+            assert chunks is not None
+            body = b"".join([chunk async for chunk in chunks])
+            inlined.append(dataclasses.replace(entry, body=body))
+        return inlined
+
+    async def open_body(self, entry: Entry) -> Any:
+        raise AssertionError("open_body called for an entry that carries its body")
+
+
+@pytest.mark.anyio
+async def test_transport_serves_an_inline_body_without_open_body() -> None:
+    """DESIGN §3: a hit is one storage read; an entry with ``body`` set needs no other."""
+    storage = InlineBodies()
+    cache = Cache(respond(200, FRESH), storage=storage)
+    async with cache.client as client:
+        first = await client.get("/a")
+        second = await client.get("/a")
+        head = await client.head("/a")
+    assert first.content == second.content == b"hello"
+    assert second.extensions["from_cache"] is True
+    assert head.content == b""
 
 
 # -- invalidation --------------------------------------------------------------------------------

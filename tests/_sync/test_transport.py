@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
 from collections.abc import Sequence
@@ -604,6 +605,36 @@ def test_transport_one_failing_storage_method_still_answers(
     assert first.content == second.content == b"hello"
     assert second.extensions["from_cache"] is second_from_cache
     assert any(failing in r.getMessage() for r in caplog.records)
+
+
+class InlineBodies(InMemoryStorage):
+    """Returns each entry with its body inline; ``open_body`` must then never be called."""
+
+    def get_entries(self, key: str) -> list[Entry]:
+        entries = super().get_entries(key)
+        inlined = []
+        for entry in entries:
+            chunks = super().open_body(entry)
+            assert chunks is not None
+            body = b"".join([chunk for chunk in chunks])
+            inlined.append(dataclasses.replace(entry, body=body))
+        return inlined
+
+    def open_body(self, entry: Entry) -> Any:
+        raise AssertionError("open_body called for an entry that carries its body")
+
+
+def test_transport_serves_an_inline_body_without_open_body() -> None:
+    """DESIGN §3: a hit is one storage read; an entry with ``body`` set needs no other."""
+    storage = InlineBodies()
+    cache = Cache(respond(200, FRESH), storage=storage)
+    with cache.client as client:
+        first = client.get("/a")
+        second = client.get("/a")
+        head = client.head("/a")
+    assert first.content == second.content == b"hello"
+    assert second.extensions["from_cache"] is True
+    assert head.content == b""
 
 
 # -- invalidation --------------------------------------------------------------------------------
