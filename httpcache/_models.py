@@ -118,6 +118,26 @@ class Entry:
     body: bytes | None = field(default=None, compare=False, repr=False)
     body_ref: str | None = field(default=None, compare=False, repr=False)
 
+    def with_hit(self, at: float) -> Entry:
+        """Return this entry with one more hit, used at ``at`` (``replace`` without its cost)."""
+        return Entry(
+            self.key,
+            self.variant,
+            self.request,
+            self.response,
+            self.request_time,
+            self.response_time,
+            self.created_at,
+            self.hits + 1,
+            self.size,
+            self.invalidated,
+            self.ttl,
+            self.force_cached,
+            at,
+            self.body,
+            self.body_ref,
+        )
+
     def __post_init__(self) -> None:
         if not self.key:
             raise ValueError("Entry.key must not be empty")

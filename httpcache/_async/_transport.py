@@ -47,17 +47,29 @@ _FAILED: Any = object()
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
 
 
+_REQUEST_EXTENSIONS = frozenset(
+    {
+        "httpcache_bypass",
+        "httpcache_refresh",
+        "httpcache_only_if_cached",
+        "httpcache_force_cache",
+        "httpcache_ttl",
+    }
+)
+
+
 def _cache_request(request: httpx.Request, options: CacheOptions) -> CacheRequest:
+    url = str(request.url)
+    key = options.key_func(request) if options.key_func is not None else primary_key(url)
     ext = request.extensions
-    key = (
-        options.key_func(request) if options.key_func is not None else primary_key(str(request.url))
-    )
+    if ext.keys().isdisjoint(_REQUEST_EXTENSIONS):  # the common case: no per-request control
+        return CacheRequest(request.method, url, tuple(request.headers.raw), key)
     ttl = ext.get("httpcache_ttl")
     if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl < 0):
         raise ValueError("the httpcache_ttl extension must be a non-negative number of seconds")
     return CacheRequest(
         method=request.method,
-        url=str(request.url),
+        url=url,
         headers=tuple(request.headers.raw),
         key=key,
         bypass=bool(ext.get("httpcache_bypass", False)),

@@ -44,6 +44,7 @@ from ._keys import (
 from ._storing import HEURISTIC_STATUSES, headers_for_storage, may_store
 from ._validation import (
     ORIGIN_ONLY_PRECONDITIONS,
+    USER_CONDITIONALS,
     conditional_headers,
     evaluate_preconditions,
     has_validator,
@@ -72,6 +73,12 @@ __all__ = [
 
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
 """What RFC 5861 §4 counts as an error, besides failing to connect (X-15)."""
+
+_REQUEST_DIRECTIVE_FIELDS = frozenset({b"cache-control", b"pragma"})
+"""The only fields :func:`parse_request_cache_control` reads (RFC 9111 §5.2.1, §5.4)."""
+
+_NO_REQUEST_DIRECTIVES = RequestCacheControl()
+"""What a request without ``Cache-Control`` or ``Pragma`` asks for: nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,14 +185,25 @@ def _answers(entry_method: str, request_method: str) -> bool:
     return False
 
 
-def _selected(request: CacheRequest, entries: Sequence[Entry]) -> list[Entry]:
-    """Return the stored responses the request selects (RFC 9111 §4, §4.1)."""
+def _selected(
+    request: CacheRequest, entries: Sequence[Entry], names: frozenset[bytes] | set[bytes]
+) -> list[Entry]:
+    """Return the stored responses the request selects (RFC 9111 §4, §4.1).
+
+    ``names`` are the request's lower-cased field names. An entry without ``Vary``
+    that kept no request field matches any request without ``Authorization``
+    (the only field nominated then) without re-reading the request's headers.
+    """
+    anonymous = b"authorization" not in names
     return [
         entry
         for entry in entries
         if _answers(entry.request.method, request.method)
-        and vary_values_match(
-            parse_vary(entry.response.headers), entry.request.headers, request.headers
+        and (
+            (anonymous and not entry.request.headers and parse_vary(entry.response.headers) == ())
+            or vary_values_match(
+                parse_vary(entry.response.headers), entry.request.headers, request.headers
+            )
         )
     ]
 
@@ -237,10 +255,19 @@ def _served_headers(entry: Entry, age: float) -> Headers:
     return _headers.set_header(entry.response.headers, b"age", str(value).encode("ascii"))
 
 
-def _serve(entry: Entry, state: _Freshness, request: CacheRequest, *, stale: bool) -> Serve:
+def _serve(
+    entry: Entry,
+    state: _Freshness,
+    request: CacheRequest,
+    *,
+    stale: bool,
+    conditional: bool | None = None,
+) -> Serve:
     headers = _served_headers(entry, state.age)
     ttl = int(state.lifetime - state.age)
-    if is_user_conditional(request.headers) and evaluate_preconditions(request.headers, entry):
+    if conditional is None:
+        conditional = is_user_conditional(request.headers)
+    if conditional and evaluate_preconditions(request.headers, entry):
         return Serve(entry, 304, not_modified_headers(headers), int(state.age), ttl, stale, False)
     return Serve(
         entry,
@@ -332,16 +359,20 @@ def on_request(
     ``entries`` are every stored response under ``request.key`` (any method,
     any variant); selection applies the method and Vary rules itself.
     """
-    req_cc = parse_request_cache_control(request.headers)
     if request.bypass:
         return Forward("bypass", storable=False)
     if request.method not in ("GET", "HEAD"):
         return Forward("method", storable=request.method in options.cacheable_methods)
-    names = {name.lower() for name, _ in request.headers}
+    names = {name.lower() for name, _ in request.headers}  # one pass over the request's fields
     if b"range" in names or not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
         return Forward("bypass", storable=False)
+    if names.isdisjoint(_REQUEST_DIRECTIVE_FIELDS):
+        req_cc = _NO_REQUEST_DIRECTIVES
+    else:
+        req_cc = parse_request_cache_control(request.headers)
+    conditional = not names.isdisjoint(USER_CONDITIONALS)
 
-    selected = _selected(request, entries)
+    selected = _selected(request, entries, names)
     only_if_cached = req_cc.only_if_cached or request.only_if_cached
     if not selected:
         if only_if_cached:
@@ -356,13 +387,13 @@ def on_request(
         return Forward("request", candidates=candidates)
     may_serve, stale = _reuse_without_validation(best, state, req_cc, request, options)
     if may_serve:
-        return _serve(best, state, request, stale=stale)
+        return _serve(best, state, request, stale=stale, conditional=conditional)
     if only_if_cached:
         return GatewayTimeout()
 
     reason = "stale" if not state.fresh or best.invalidated else "request"
     fallback = best if not state.fresh else None
-    if is_user_conditional(request.headers):
+    if conditional:
         return Forward(reason, candidates=candidates, fallback=fallback)
     if has_validator(best):
         return Revalidate(best, candidates, conditional_headers(best), reason)

@@ -18,6 +18,7 @@ from ._storing import excluded_fields
 
 __all__ = [
     "ORIGIN_ONLY_PRECONDITIONS",
+    "USER_CONDITIONALS",
     "conditional_headers",
     "evaluate_preconditions",
     "has_validator",
@@ -30,7 +31,8 @@ __all__ = [
 ORIGIN_ONLY_PRECONDITIONS = (b"if-match", b"if-unmodified-since", b"if-range")
 """Preconditions a cache leaves for the origin (RFC 9110 §13.1.1, §13.1.4; V-12)."""
 
-_USER_CONDITIONALS = (b"if-none-match", b"if-modified-since")
+USER_CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
+"""The fields that make a user's request conditional on its own validators (RFC 9111 §4.3.2)."""
 
 _MERGE_EXEMPT = frozenset(
     {b"content-length", b"content-encoding", b"content-range", b"transfer-encoding"}
@@ -49,7 +51,7 @@ def has_validator(entry: Entry) -> bool:
 
 def is_user_conditional(request_headers: Headers) -> bool:
     """Tell whether the user's request carries its own ``If-None-Match``/``If-Modified-Since``."""
-    return any(_headers.has(request_headers, name) for name in _USER_CONDITIONALS)
+    return any(_headers.has(request_headers, name) for name in USER_CONDITIONALS)
 
 
 def conditional_headers(entry: Entry) -> Headers:

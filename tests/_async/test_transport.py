@@ -576,8 +576,18 @@ class FailingWriter:
         await self._writer.abort()
 
 
-class FailingOn(AsyncInMemoryStorage):
-    """An in-memory storage whose one named method (or writer method) raises."""
+class OutOfLine(AsyncInMemoryStorage):
+    """An in-memory storage that returns heads without their bodies, as a large entry is.
+
+    The transport must then fetch each body with ``open_body``.
+    """
+
+    async def get_entries(self, key: str) -> list[Entry]:
+        return [dataclasses.replace(e, body=None) for e in await super().get_entries(key)]
+
+
+class FailingOn(OutOfLine):
+    """An out-of-line storage whose one named method (or writer method) raises."""
 
     def __init__(self, failing: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -1034,7 +1044,7 @@ async def test_transport_hit_has_exactly_one_current_age() -> None:
 async def test_transport_entry_deleted_before_304_retries_unconditionally() -> None:
     """U-12, RFC 9111 §4.3.4: the entry vanished during revalidation: ask again, plainly."""
     requests: list[httpx.Request] = []
-    storage = AsyncInMemoryStorage()
+    storage = OutOfLine()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         requests.append(request)
@@ -1056,6 +1066,37 @@ async def test_transport_entry_deleted_before_304_retries_unconditionally() -> N
     assert len(requests) == 3
     assert requests[1].headers["If-None-Match"] == '"v1"'
     assert "If-None-Match" not in requests[2].headers
+
+
+@pytest.mark.anyio
+async def test_transport_entry_deleted_before_304_still_serves_the_inline_body_it_read() -> None:
+    """U-12: with the body read together with the head, the 304 confirms what the cache holds.
+
+    The entry vanishing from storage does not take the body already read with it,
+    so the revalidated response is served (no 304 surfaces, no third request).
+    """
+    requests: list[httpx.Request] = []
+    storage = AsyncInMemoryStorage()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        headers = {"ETag": '"v1"', "Cache-Control": "max-age=60"}
+        if "If-None-Match" in request.headers:
+            await storage.clear()
+            return httpx.Response(304, headers=headers)
+        return httpx.Response(200, headers=headers, content=b"body %d" % len(requests))
+
+    clock = Clock()
+    transport = AsyncCacheTransport(
+        httpx.MockTransport(handler), storage=storage, options=CacheOptions(clock=clock)
+    )
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        await client.get("/a")
+        clock.advance(70)
+        response = await client.get("/a")
+    assert (response.status_code, response.content) == (200, b"body 1")
+    assert response.extensions["revalidated"] is True
+    assert len(requests) == 2
 
 
 def failing_when_stale(cache_control: str, status: int) -> Handler:

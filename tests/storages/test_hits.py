@@ -103,3 +103,13 @@ def test_entry_body_must_match_its_size_and_is_never_compared() -> None:
         entry(body=b"toolong")
     assert entry(body=b"abc") == entry()
     assert "abc" not in repr(entry(body=b"abc"))
+
+
+def test_with_hit_is_replace_with_one_more_hit_and_keeps_every_other_field() -> None:
+    stored = entry(hits=4, ttl=9.0, invalidated=True, force_cached=True, body=b"abc", body_ref="r")
+    hit = stored.with_hit(T0 + 7)
+    assert hit == replace(stored, hits=5, accessed_at=T0 + 7)
+    assert (hit.body, hit.body_ref) == (b"abc", "r")  # not compared, but carried
+    for name in Entry.__dataclass_fields__:
+        if name not in ("hits", "accessed_at"):
+            assert getattr(hit, name) == getattr(stored, name), name

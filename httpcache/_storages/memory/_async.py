@@ -51,7 +51,8 @@ class AsyncInMemoryStorage(StorageLifetime):
 
     Safe to share between tasks and threads: every operation holds a short lock
     and nothing inside it waits. By default entries are kept as objects, not
-    serialized, so a hit costs almost nothing.
+    serialized, each carrying its body (``Entry.body``), so a hit is one dictionary
+    lookup and the transport never calls :meth:`open_body`.
 
     Args:
         capacity: Most entries (variants) kept; the least recently used goes first.
@@ -121,7 +122,7 @@ class AsyncInMemoryStorage(StorageLifetime):
             return record.entry
         assert self._serializer is not None
         try:
-            return self._serializer.loads(record.entry)
+            return replace(self._serializer.loads(record.entry), body=record.body)
         except SerializationError as exc:
             logger.warning("dropping an unreadable cache record: %s", exc)
             return None
@@ -140,10 +141,16 @@ class AsyncInMemoryStorage(StorageLifetime):
             if not variants:
                 del self._core.variants[slot[:2]]
 
+    def _keep(self, entry: Entry, body: bytes) -> Entry | bytes:
+        """Return what a record holds for ``entry``: itself carrying its body, or its record."""
+        if self._serializer is not None:
+            return self._serializer.dumps(entry)
+        return entry if entry.body is body else replace(entry, body=body, body_ref=None)
+
     def _insert(self, entry: Entry, body: bytes) -> None:
         slot = self._slot(entry.key, entry.variant)
         self._drop(slot)
-        stored: Entry | bytes = entry if self._serializer is None else self._serializer.dumps(entry)
+        stored = self._keep(entry, body)
         self._core.records[slot] = _Record(stored, body)
         self._core.variants.setdefault(slot[:2], {})[entry.variant] = None
         self._core.bytes += len(body)
@@ -197,7 +204,7 @@ class AsyncInMemoryStorage(StorageLifetime):
             record = self._core.records.get(slot)
             if record is None:
                 return
-            record.entry = entry if self._serializer is None else self._serializer.dumps(entry)
+            record.entry = self._keep(entry, record.body)
             self._core.records.move_to_end(slot)
 
     async def record_hit(self, entry: Entry) -> None:
@@ -210,10 +217,7 @@ class AsyncInMemoryStorage(StorageLifetime):
                 return
             current = self._decode(record)
             if current is not None:
-                updated = replace(current, hits=current.hits + 1, accessed_at=now)
-                record.entry = (
-                    updated if self._serializer is None else self._serializer.dumps(updated)
-                )
+                record.entry = self._keep(current.with_hit(now), record.body)
             self._core.records.move_to_end(slot)
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
