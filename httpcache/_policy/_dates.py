@@ -55,7 +55,6 @@ def _two_digit_year(yy: int, now: float | None) -> int:
     return 2000 + yy if yy < 70 else 1900 + yy
 
 
-@functools.lru_cache(maxsize=4096)  # pure: memoised for the hit path
 def parse_http_date(value: bytes, *, now: float | None = None) -> float | None:
     """Parse an HTTP-date into epoch seconds (RFC 9110 §5.6.7).
 
@@ -73,23 +72,48 @@ def parse_http_date(value: bytes, *, now: float | None = None) -> float | None:
         Whole epoch seconds as a float, or ``None`` when ``value`` is not a
         valid HTTP-date.
     """
+    stamp, rfc850 = _parse(value)
+    if rfc850 is None:
+        return stamp
+    year, month, day, hour, minute, second = rfc850
+    return _timestamp(_two_digit_year(year, now), month, day, hour, minute, second)
+
+
+@functools.lru_cache(maxsize=4096)  # pure: memoised on the value alone, for the hit path
+def _parse(value: bytes) -> tuple[float | None, tuple[int, int, int, int, int, int] | None]:
+    """Return ``(timestamp, None)``, or ``(None, fields)`` for an RFC 850 date.
+
+    An RFC 850 year needs the caller's ``now`` to resolve, so its fields are
+    returned unresolved; every other result depends on ``value`` only.
+    """
     try:
         text = value.decode("ascii").strip(" \t\r\n")
     except UnicodeDecodeError:
-        return None
+        return None, None
     match = (
         _IMF_FIXDATE.fullmatch(text)
         or _RFC850_DATE.fullmatch(text)
         or _ASCTIME_DATE.fullmatch(text)
     )
     if match is None:
-        return None
-    year = int(match["year"])
+        return None, None
+    fields = (
+        int(match["year"]),
+        _MONTHS[match["month"].lower()],
+        int(match["day"]),
+        int(match["hour"]),
+        int(match["minute"]),
+        int(match["second"]),
+    )
     if match.re is _RFC850_DATE:
-        year = _two_digit_year(year, now)
-    month = _MONTHS[match["month"].lower()]
-    day = int(match["day"])
-    hour, minute, second = int(match["hour"]), int(match["minute"]), int(match["second"])
+        return None, fields
+    return _timestamp(*fields), None
+
+
+def _timestamp(
+    year: int, month: int, day: int, hour: int, minute: int, second: int
+) -> float | None:
+    """Return the epoch seconds of a parsed date, or ``None`` when it is no real moment."""
     if year < 1 or hour > 23 or minute > 59 or second > 60:
         return None
     if not 1 <= day <= calendar.monthrange(year, month)[1]:
@@ -117,6 +141,11 @@ def format_http_date(timestamp: float) -> bytes:
         seconds = _MAX_TIMESTAMP
     else:
         seconds = math.floor(timestamp)
+    return _format(seconds)
+
+
+@functools.lru_cache(maxsize=64)  # pure: responses stored in the same second share a Date
+def _format(seconds: int) -> bytes:
     moment = _EPOCH + timedelta(seconds=seconds)
     text = (
         f"{_DAY_NAMES[moment.weekday()]}, {moment.day:02d} "

@@ -305,7 +305,7 @@ class MemoryWriter:
         self._done = True
         body = b"".join(self._chunks)
         self._chunks = []
-        entry = replace(self._entry, size=len(body))
+        entry = replace(self._entry, size=len(body), body=body, body_ref=None)
         with self._storage._lock:
             self._storage._insert(entry, body)
         return entry
