@@ -24,22 +24,14 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from .._exceptions import HTTPCacheError, SerializationError
+from .._exceptions import HTTPCacheError
 from .._models import Entry
-from .._options import CacheOptions
-from .._policy._keys import normalize_url
-from .._serializers import (
-    FORMAT_VERSION,
-    Serializer,
-)
-from .._storages._url import SERIALIZER_NAMES, make_serializer, parse_storage_url, storage_from_url
-from .._storages.file._layout import CHILDREN_DIR, ENTRIES_DIR, is_namespace, is_shard
-from .._storages.sqlite._sql import DEFAULT_TABLE_NAME
+from .._storages._url import SERIALIZER_NAMES
 from . import _format as fmt
 from ._help import DESCRIPTION, EPILOGS, STORE_HELP
+from ._store import CommandError, find_entries, open_storage, options_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._sync._storage import ManagedStorage
@@ -50,10 +42,6 @@ _T = TypeVar("_T")
 
 _PROG = "httpcache"
 _EXIT_OK, _EXIT_ERROR, _EXIT_USAGE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """A runtime failure of a command, reported as one line (exit code 1)."""
 
 
 # -- output helpers ----------------------------------------------------------------------------
@@ -154,124 +142,6 @@ def _error(message: str) -> None:
     print(f"{_PROG}: error: {text}", file=sys.stderr)
 
 
-# -- opening a store ---------------------------------------------------------------------------
-
-
-def _check_file_cache(path: Path, shown: str) -> None:
-    """Refuse a missing directory, a file, or a directory that holds something else."""
-    if not path.exists():
-        raise CommandError(f"no cache at {shown}")
-    if not path.is_dir():
-        raise CommandError(f"{shown} is not a cache directory")
-    for name, belongs in ((ENTRIES_DIR, is_shard), (CHILDREN_DIR, is_namespace)):
-        sub = path / name
-        if not sub.exists():
-            continue
-        if not sub.is_dir() or not all(belongs(child) for child in os.listdir(sub)):
-            raise CommandError(
-                f"{shown} does not look like an httpcache file cache ({sub} holds other files);"
-                " refusing to touch it"
-            )
-
-
-def _check_sqlite(path: str, table: str) -> None:
-    """Refuse a missing file, or a database without the storage's table (never create one)."""
-    if path == ":memory:":
-        raise CommandError("an in-memory SQLite database lives inside one process: nothing to open")
-    file = Path(path)
-    if not file.exists():
-        raise CommandError(f"no cache at {path}")
-    if not file.is_file():
-        raise CommandError(f"{path} is not an SQLite database file")
-    try:
-        connection = sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            row = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-            ).fetchone()
-        finally:
-            connection.close()
-    except sqlite3.Error as exc:
-        raise CommandError(f"{path} is not a readable SQLite database: {exc}") from exc
-    if row is None:
-        raise CommandError(f"no cache at {path}: it has no {table!r} table")
-
-
-class _GuardedSerializer:
-    """Read records with ``inner``; stop the command at a record another serializer wrote.
-
-    Storages treat a record their serializer cannot read as corrupt and delete it. A
-    record in another serializer's format (or format version) is not corrupt: the
-    command stops before the storage can delete it, and says how to read it.
-    """
-
-    def __init__(self, inner: Serializer, name: str, store: str) -> None:
-        self._inner = inner
-        self._name = name
-        self._store = store
-
-    def dumps(self, entry: Entry) -> bytes:
-        return self._inner.dumps(entry)
-
-    def loads(self, data: bytes) -> Entry:
-        try:
-            return self._inner.loads(data)
-        except SerializationError:
-            problem = fmt.foreign_record(data, self._name, FORMAT_VERSION)
-            if problem is None:
-                raise  # corrupt: the storage logs it, drops it, and the command goes on
-            shown = fmt.redact_url(self._store)
-            raise CommandError(f"{shown}: {problem}; its records were left in place") from None
-
-
-@contextmanager
-def _storage(store: str, serializer: str | None = None) -> Iterator[ManagedStorage]:
-    """Open the storage ``store`` names, never creating a directory or a database.
-
-    Built by :func:`~httpcache.storage_from_url` with the serializer named by
-    ``--serializer``, else by the URL's ``serializer=``, else JSON (guarded).
-    """
-    spec = parse_storage_url(store)
-    if spec.backend == "memory":
-        raise CommandError("a memory:// storage lives inside one process: nothing to open")
-    if spec.backend == "file":
-        base = str(spec.kwargs["base_path"])
-        _check_file_cache(Path(base).expanduser(), base)
-    elif spec.backend == "sqlite":
-        table = str(spec.kwargs.get("table_name", DEFAULT_TABLE_NAME))
-        _check_sqlite(str(spec.kwargs["path"]), table)
-    name = serializer or str(spec.kwargs.get("serializer", "json"))
-    guarded = _GuardedSerializer(make_serializer(name), name, store)
-    storage = storage_from_url(store, serializer=guarded)
-    try:
-        yield storage
-    finally:
-        storage.close()
-
-
-def _find(storage: ManagedStorage, target: str) -> list[Entry]:
-    """Return the entries ``target`` names: a key exactly, else a URL as the cache keys it.
-
-    A URL is normalised the way the cache does (so the URL that was requested can be
-    pasted); when it is no key (a custom ``key_func``), entries whose URL it is are
-    looked for. Every variant (Vary, credentials) is returned.
-    """
-    entries = storage.get_entries(target)
-    if not entries and "://" in target:
-        url = normalize_url(target)
-        if url != target:
-            entries = storage.get_entries(url)
-        if not entries:
-            entries = [
-                e for e in storage.iter_entries(fmt.glob_escape(url)) if e.request.url == url
-            ]
-    return sorted(entries, key=lambda e: (e.key, e.request.method, e.variant))
-
-
-def _options(args: argparse.Namespace) -> CacheOptions:
-    return CacheOptions(shared=bool(getattr(args, "shared", False)))
-
-
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -284,10 +154,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         reverse=args.reverse,
         limit=args.limit,
     )
-    with _storage(args.store, args.serializer) as storage:
+    with open_storage(args.store, args.serializer) as storage:
         entries = list(_Progress(sys.stderr).wrap(storage.iter_entries(args.url)))
     now = time.time()
-    rows = fmt.select(fmt.entry_views(entries, now, _options(args)), query)
+    rows = fmt.select(fmt.entry_views(entries, now, options_for(args)), query)
     if args.json:
         _print_json([fmt.entry_json(view) for view in rows])
     elif rows:
@@ -316,8 +186,8 @@ def _write_body(storage: ManagedStorage, entry: Entry, *, head: bool) -> None:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with _storage(args.store, args.serializer) as storage:
-        entries = _find(storage, args.target)
+    with open_storage(args.store, args.serializer) as storage:
+        entries = find_entries(storage, args.target)
         if not entries:
             raise CommandError(f"no entry for {args.target}")
         if args.variant:
@@ -333,7 +203,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
                 )
             _write_body(storage, entries[0], head=args.headers)
             return _EXIT_OK
-    views = fmt.entry_views(entries, time.time(), _options(args))
+    views = fmt.entry_views(entries, time.time(), options_for(args))
     if args.json:
         _print_json(fmt.show_json(args.store, args.target, views))
     else:
@@ -342,12 +212,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    with _storage(args.store, args.serializer) as storage:
+    with open_storage(args.store, args.serializer) as storage:
         # The backend's counts first: listing may drop expired and unreadable entries.
         counts = storage.stats()
         entries = list(_Progress(sys.stderr).wrap(storage.iter_entries()))
     now = time.time()
-    summary = fmt.summarise(counts, fmt.entry_views(entries, now, _options(args)))
+    summary = fmt.summarise(counts, fmt.entry_views(entries, now, options_for(args)))
     if args.json:
         _print_json(fmt.stats_json(args.store, summary))
     else:
@@ -356,11 +226,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:
-    with _storage(args.store, args.serializer) as storage:
+    with open_storage(args.store, args.serializer) as storage:
         if args.url is not None:
             entries = list(_Progress(sys.stderr).wrap(storage.iter_entries(args.url)))
         else:
-            entries = _find(storage, args.target)
+            entries = find_entries(storage, args.target)
             if not entries:
                 raise CommandError(f"no entry for {args.target}")
         variants: dict[str, list[str]] = {}
@@ -376,7 +246,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _cmd_purge_expired(args: argparse.Namespace) -> int:
-    with _storage(args.store, args.serializer) as storage:
+    with open_storage(args.store, args.serializer) as storage:
         removed = storage.delete_expired()
     if args.json:
         _print_json({"deleted": removed})
@@ -393,7 +263,7 @@ def _confirm(question: str) -> bool:
 
 def _cmd_clear(args: argparse.Namespace) -> int:
     shown = fmt.printable(fmt.redact_url(args.store))
-    with _storage(args.store, args.serializer) as storage:
+    with open_storage(args.store, args.serializer) as storage:
         if not args.yes:
             if not sys.stdin.isatty():
                 raise CommandError(

@@ -20,7 +20,7 @@ something explicitly allows it (X-1) and nothing forbids it (X-2, X-3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .._models import Entry, Headers, RequestHead, ResponseHead
@@ -31,6 +31,15 @@ from ._cache_control import (
     ResponseCacheControl,
     parse_request_cache_control,
     parse_response_cache_control,
+)
+from ._decisions import (
+    CacheRequest,
+    Forward,
+    GatewayTimeout,
+    RequestDecision,
+    ResponsePlan,
+    Revalidate,
+    Serve,
 )
 from ._freshness import date_value, freshness_lifetime
 from ._invalidation import SAFE_METHODS, invalidated_urls
@@ -79,98 +88,6 @@ _REQUEST_DIRECTIVE_FIELDS = frozenset({b"cache-control", b"pragma"})
 
 _NO_REQUEST_DIRECTIVES = RequestCacheControl()
 """What a request without ``Cache-Control`` or ``Pragma`` asks for: nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class CacheRequest:
-    """An incoming request, as the policy sees it.
-
-    ``headers`` are the headers as they go on the wire (after httpx merged the
-    client's defaults, R-14). The flags carry per-request controls.
-    """
-
-    method: str
-    url: str
-    headers: Headers
-    key: str
-    bypass: bool = False
-    refresh: bool = False
-    only_if_cached: bool = False
-    force_cache: bool = False
-    ttl: float | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "method", self.method.upper())
-
-
-@dataclass(frozen=True, slots=True)
-class Serve:
-    """Answer from storage without contacting the origin."""
-
-    entry: Entry
-    status: int
-    headers: Headers
-    age: int
-    ttl: int
-    stale: bool = False
-    with_body: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Revalidate:
-    """Send the request with validators for ``entry`` added (RFC 9111 §4.3.1)."""
-
-    entry: Entry
-    candidates: tuple[Entry, ...]
-    conditional_headers: Headers
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Forward:
-    """Send the request to the origin as it is.
-
-    ``reason`` is the RFC 9211 ``fwd`` value; ``storable`` says whether the answer
-    may be stored at all; ``candidates`` are the stored responses the request
-    selects (a 304 or a HEAD answer may still freshen them); ``fallback`` is a
-    stale entry that may stand in for an origin error.
-    """
-
-    reason: str
-    storable: bool = True
-    candidates: tuple[Entry, ...] = ()
-    fallback: Entry | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayTimeout:
-    """Answer 504 without contacting the origin (``only-if-cached``, RFC 9111 §5.2.1.7)."""
-
-
-RequestDecision = Serve | Revalidate | Forward | GatewayTimeout
-
-
-@dataclass(frozen=True, slots=True)
-class ResponsePlan:
-    """What to do with the origin's answer.
-
-    Attributes:
-        store: A new entry whose body is the origin's body.
-        replaces: Variants of the same key that the new entry supersedes.
-        update: Stored entries freshened by a 304 or HEAD answer (heads only).
-        delete: Stored entries to remove.
-        invalidate: Normalised URLs whose every stored response is removed.
-        serve: Answer from storage instead of passing the origin's answer on.
-        retry: Send the request again without conditionals (U-3, U-12).
-    """
-
-    store: Entry | None = None
-    replaces: tuple[str, ...] = ()
-    update: tuple[Entry, ...] = ()
-    delete: tuple[Entry, ...] = ()
-    invalidate: tuple[str, ...] = field(default=())
-    serve: Serve | None = None
-    retry: bool = False
 
 
 # --- selection -------------------------------------------------------------
