@@ -138,6 +138,31 @@ class Entry:
             self.body_ref,
         )
 
+    def freshened(self, headers: Headers, request_time: float, response_time: float) -> Entry:
+        """Return this entry with new response headers, timed by a validating exchange.
+
+        What a 304 or HEAD answer does to a stored response (RFC 9111 §3.2, §4.3.4):
+        the status line and body stay, ``invalidated`` is cleared.
+        """
+        response = self.response
+        return Entry(
+            self.key,
+            self.variant,
+            self.request,
+            ResponseHead(response.status, headers, response.reason, response.http_version),
+            request_time,
+            response_time,
+            self.created_at,
+            self.hits,
+            self.size,
+            False,
+            self.ttl,
+            self.force_cached,
+            self.accessed_at,
+            self.body,
+            self.body_ref,
+        )
+
     def __post_init__(self) -> None:
         if not self.key:
             raise ValueError("Entry.key must not be empty")

@@ -468,14 +468,7 @@ def _plan_store(
 
 def _refreshed(entry: Entry, headers: Headers, request_time: float, response_time: float) -> Entry:
     """The entry with merged headers, timed by the validating exchange (A-10, U-10)."""
-    response = replace(entry.response, headers=headers)
-    return replace(
-        entry,
-        response=response,
-        request_time=request_time,
-        response_time=response_time,
-        invalidated=False,
-    )
+    return entry.freshened(headers, request_time, response_time)
 
 
 def _freshen(
@@ -522,14 +515,15 @@ def on_response(
     if response.status == 304:
         candidates = decision.candidates
         updated, deleted, best = _freshen(candidates, response, request_time, response_time)
-        user_conditional = isinstance(decision, Forward) and is_user_conditional(request.headers)
+        conditional = is_user_conditional(request.headers)
+        user_conditional = isinstance(decision, Forward) and conditional
         if best is None:
             # U-3, U-12: nothing to freshen; the user asked for a full response.
             return ResponsePlan(retry=isinstance(decision, Revalidate))
         if user_conditional:
             return ResponsePlan(update=tuple(updated), delete=tuple(deleted))
         state = _freshness(best, response_time, options)
-        served = _serve(best, state, request, stale=False)
+        served = _serve(best, state, request, stale=False, conditional=conditional)
         return ResponsePlan(update=tuple(updated), delete=tuple(deleted), serve=served)
 
     if request.method == "HEAD" and 200 <= response.status < 300:

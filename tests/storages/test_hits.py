@@ -113,3 +113,17 @@ def test_with_hit_is_replace_with_one_more_hit_and_keeps_every_other_field() -> 
     for name in Entry.__dataclass_fields__:
         if name not in ("hits", "accessed_at"):
             assert getattr(hit, name) == getattr(stored, name), name
+
+
+def test_freshened_replaces_headers_and_times_and_clears_invalidated() -> None:
+    stored = entry(hits=2, invalidated=True, body=b"abc", body_ref="r", accessed_at=T0 + 1)
+    headers = ((b"ETag", b'"v2"'),)
+    fresh = stored.freshened(headers, T0 + 10, T0 + 11)
+    assert fresh == replace(
+        stored,
+        response=replace(stored.response, headers=headers),
+        request_time=T0 + 10,
+        response_time=T0 + 11,
+        invalidated=False,
+    )
+    assert (fresh.body, fresh.body_ref) == (b"abc", "r")
