@@ -74,9 +74,11 @@ class CacheOptions:
             them and going to the network.
         record_hits: Tell the storage about every hit (``record_hit``): it counts
             hits, notes the last use and, with sliding expiry, renews the entry.
-            On persistent storages that is one write per hit; turn it off for the
-            fastest hits (``hits`` then stays 0 and only stores and 304s renew a
-            sliding lifetime).
+            No hit waits for a write: persistent storages buffer the counts in
+            memory and write them back in batches (about once a second, and on
+            close), so other processes see them a little late. Turn it off when
+            nothing needs hit counts (``hits`` then stays 0 and only stores and
+            304s renew a sliding lifetime).
     """
 
     shared: bool = False
