@@ -22,6 +22,8 @@ def cache_status(
     ``fwd`` (E-12); ``ttl`` is the remaining freshness in whole seconds, negative
     when stale. The ``key`` parameter is never emitted (RFC 9211 §6).
     """
+    if hit and ttl is not None:  # the hit path's member, without the list
+        return f"{CACHE_NAME}; hit; ttl={ttl}"
     parts = [CACHE_NAME]
     if hit:
         parts.append("hit")

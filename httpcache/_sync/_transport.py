@@ -372,23 +372,25 @@ class CacheTransport(httpx.BaseTransport):
             member = cache_status(hit=False, fwd=fwd, fwd_status=fwd_status, ttl=serve.ttl)
         else:
             member = cache_status(hit=True, ttl=serve.ttl)
-        headers = list(serve.headers)
+        headers: Any = serve.headers
         if self._options.cache_status_header:
-            headers = _with_cache_status(headers, member)
+            headers = _with_cache_status(list(headers), member)
         entry = serve.entry
-        extensions = self._extensions(
-            {
-                "http_version": entry.response.http_version.encode("ascii", "replace"),
-                "reason_phrase": entry.response.reason.encode("ascii", "replace"),
+        from_cache = not revalidated
+        extensions = {
+            "http_version": entry.response.http_version.encode("ascii", "replace"),
+            "reason_phrase": entry.response.reason.encode("ascii", "replace"),
+            "from_cache": from_cache,
+            "revalidated": revalidated,
+            "stale": serve.stale,
+            "cache_key": creq.key,
+            "cache_status": member,
+            "cache_metadata": {
+                "created_at": entry.created_at,
+                "age": serve.age,
+                "hits": entry.hits + int(from_cache and self._options.record_hits),
             },
-            key=creq.key,
-            from_cache=not revalidated,
-            revalidated=revalidated,
-            stale=serve.stale,
-            status=member,
-            entry=entry,
-            age=serve.age,
-        )
+        }
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s from storage: %s", normalize_url(creq.url), member)
         return httpx.Response(serve.status, headers=headers, stream=stream, extensions=extensions)
