@@ -356,3 +356,52 @@ async def test_redis_sliding_hit_write_back_pushes_native_expiry_back(
     [found] = await storage.get_entries(URL)
     assert found.accessed_at == clock.now
     await storage.clear()
+
+
+@pytest.mark.anyio
+async def test_redis_hits_written_back_by_two_storages_add_up(
+    client: redis.asyncio.Redis, namespace: str
+) -> None:
+    first, second = (
+        AsyncRedisStorage(client=client, namespace=namespace, clock=Clock()) for _ in range(2)
+    )
+    committed = await put(first, make_entry(), b"x")
+    for storage, count in ((first, 3), (second, 4)):
+        for _ in range(count):
+            await storage.record_hit(committed)
+    await first.aclose()
+    await second.aclose()
+    reader = AsyncRedisStorage(client=client, namespace=namespace, clock=Clock())
+    [found] = await reader.get_entries(URL)
+    assert found.hits == 7
+    await reader.clear()
+
+
+class CountingSerializer(JSONSerializer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads_calls = 0
+
+    def loads(self, data: bytes) -> Entry:
+        self.loads_calls += 1
+        return super().loads(data)
+
+
+@pytest.mark.anyio
+async def test_redis_hot_head_is_decoded_once_until_it_changes(
+    client: redis.asyncio.Redis, namespace: str
+) -> None:
+    serializer = CountingSerializer()
+    storage = AsyncRedisStorage(
+        client=client, namespace=namespace, serializer=serializer, clock=Clock()
+    )
+    committed = await put(storage, make_entry(), b"x")
+    for _ in range(5):
+        [found] = await storage.get_entries(URL)
+        assert found.body == b"x"
+    assert serializer.loads_calls == 1
+    await storage.update_entry(replace(committed, response=ResponseHead(200, ((b"ETag", b"2"),))))
+    [found] = await storage.get_entries(URL)
+    assert found.response.headers == ((b"ETag", b"2"),)
+    assert serializer.loads_calls == 2
+    await storage.clear()

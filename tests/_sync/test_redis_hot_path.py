@@ -349,3 +349,50 @@ def test_redis_sliding_hit_write_back_pushes_native_expiry_back(
     [found] = storage.get_entries(URL)
     assert found.accessed_at == clock.now
     storage.clear()
+
+
+def test_redis_hits_written_back_by_two_storages_add_up(
+    client: redis.Redis, namespace: str
+) -> None:
+    first, second = (
+        RedisStorage(client=client, namespace=namespace, clock=Clock()) for _ in range(2)
+    )
+    committed = put(first, make_entry(), b"x")
+    for storage, count in ((first, 3), (second, 4)):
+        for _ in range(count):
+            storage.record_hit(committed)
+    first.close()
+    second.close()
+    reader = RedisStorage(client=client, namespace=namespace, clock=Clock())
+    [found] = reader.get_entries(URL)
+    assert found.hits == 7
+    reader.clear()
+
+
+class CountingSerializer(JSONSerializer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads_calls = 0
+
+    def loads(self, data: bytes) -> Entry:
+        self.loads_calls += 1
+        return super().loads(data)
+
+
+def test_redis_hot_head_is_decoded_once_until_it_changes(
+    client: redis.Redis, namespace: str
+) -> None:
+    serializer = CountingSerializer()
+    storage = RedisStorage(
+        client=client, namespace=namespace, serializer=serializer, clock=Clock()
+    )
+    committed = put(storage, make_entry(), b"x")
+    for _ in range(5):
+        [found] = storage.get_entries(URL)
+        assert found.body == b"x"
+    assert serializer.loads_calls == 1
+    storage.update_entry(replace(committed, response=ResponseHead(200, ((b"ETag", b"2"),))))
+    [found] = storage.get_entries(URL)
+    assert found.response.headers == ((b"ETag", b"2"),)
+    assert serializer.loads_calls == 2
+    storage.clear()

@@ -491,8 +491,8 @@ class RedisWriter:
     def __init__(self, storage: RedisStorage, entry: Entry) -> None:
         self._storage = storage
         self._entry = entry
-        self._id = uuid.uuid4().hex
-        self._key = body_key(storage._base, self._id)
+        self._id = ""  # the staging list, named once the body outgrows the inline limit
+        self._key = b""
         self._buffer = bytearray()
         self._chunks = 0
         self._size = 0
@@ -505,6 +505,7 @@ class RedisWriter:
         cut = len(buffer) - len(buffer) % BODY_CHUNK
         pieces = [bytes(buffer[start : start + BODY_CHUNK]) for start in range(0, cut, BODY_CHUNK)]
         del buffer[:cut]
+        self._name_list()
         self._staged = True
         with _translate("storing a body"):
             with self._storage._client.pipeline(transaction=True) as pipe:
@@ -512,6 +513,11 @@ class RedisWriter:
                 pipe.pexpire(self._key, _STAGING_TTL_MS)
                 pipe.execute()
         self._chunks += len(pieces)
+
+    def _name_list(self) -> None:
+        if not self._id:
+            self._id = uuid.uuid4().hex
+            self._key = body_key(self._storage._base, self._id)
 
     def _discard(self) -> None:
         """Delete the staged chunks (best effort: they expire on their own anyway)."""
@@ -540,6 +546,8 @@ class RedisWriter:
         self._done = True
         storage = self._storage
         inline = self._size <= INLINE_LIMIT
+        if not inline:
+            self._name_list()
         body = bytes(self._buffer)
         entry = replace(
             self._entry,
@@ -548,9 +556,10 @@ class RedisWriter:
             body_ref=None if inline else self._id,
         )
         try:
+            index = index_key(storage._base, entry.key)
             with _translate("committing an entry"):
                 committed = storage._commit(
-                    keys=[index_key(storage._base, entry.key), self._key],
+                    keys=[index, self._key or index],  # an inline body stages no list
                     args=[
                         encode_variant(entry.variant),
                         storage._serializer.dumps(entry),
