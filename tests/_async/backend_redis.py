@@ -15,7 +15,8 @@ from redis.exceptions import RedisError
 
 from httpcache import Entry
 from httpcache._storages.redis._async import AsyncRedisStorage
-from httpcache._storages.redis._keys import head_field, index_key
+from httpcache._storages.redis._keys import index_key
+from httpcache._storages.redis._records import head_field
 from tests._async.storage_backends import Backend, Context, Lifetime
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

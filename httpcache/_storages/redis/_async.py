@@ -1,54 +1,79 @@
-"""Redis storage: heads in one hash per URL, bodies as lists of 1 MiB chunks.
+"""Redis storage: heads and small bodies in one hash per URL, large bodies in 1 MiB chunks.
 
-The key layout and the expiry arithmetic live in ``httpcache._storages.redis._keys``; this
-module only moves bytes. Every change that must be seen whole (committing an
-entry, freshening it, removing variants) is one Lua script, so it is atomic on
-the server: a reader sees the old entry or the new one, never a mix.
+The key layout and the expiry arithmetic live in ``_keys``, the fields of a variant
+index and how to read them in ``_records``, the Lua scripts in ``_scripts``, and the
+pending hits in ``_hitlog``; this module only moves bytes. Every change that must be
+seen whole (committing an entry, freshening it, counting hits, removing variants) is
+one Lua script, so it is atomic on the server: a reader sees the old entry or the
+new one, never a mix.
+
+What each operation costs (round trips to Redis):
+
+* a lookup (and so a hit with a body of up to 64 KiB): one ``HGETALL``;
+* storing a body of up to 64 KiB: one script call (the commit);
+* storing a larger body: one ``RPUSH`` per full MiB, then the commit, which carries
+  the last partial chunk;
+* a 304 freshening: one script call;
+* hits: none on the request path, then one script call per batch (``HitLog``).
 
 Invariants:
 
 * Every key this storage writes starts with its namespace's base and a marker
   (``#`` for its own keys, ``@`` for a child namespace), so ``clear()`` can SCAN
   for exactly its own keys and its children's.
-* A body is staged under a fresh, unique list key and becomes reachable only when
-  the commit script writes its id into the variant index. The body of a committed
-  entry is never changed afterwards; replacing or deleting an entry retires its
-  old body (it expires a minute later), so a reader already streaming it finishes.
-* A record that cannot be read (corrupt, foreign, or not where it belongs) is a
-  miss: it is removed and a WARNING goes to the ``httpcache.storage`` logger.
+* A large body is staged under a fresh, unique list key and becomes reachable only
+  when the commit script writes its id into the variant index. The body of a
+  committed entry is never changed afterwards; replacing or deleting an entry
+  retires its old list (it expires a minute later), so a reader already streaming it
+  finishes.
+* Updates and hit write-backs apply only to the stored response they were meant for
+  (its stamp: ``created_at`` and ``size``), never to a newer one stored since.
+* A record that cannot be read (corrupt, foreign, from an older layout, or not where
+  it belongs) is a miss: it is removed and a WARNING goes to the ``httpcache.storage``
+  logger.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import logging
+import math
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._exceptions import ConfigurationError, StorageError
 from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
-from .._expiry import Lifetime, StorageLifetime, is_expired
+from .._expiry import Lifetime, StorageLifetime
+from .._hits import PendingHit
+from . import _scripts
+from ._hitlog import HitLog
 from ._keys import (
     BODY_CHUNK,
-    BODY_FIELD,
-    HEAD_FIELD,
-    body_field,
     body_key,
     body_prefix,
     body_prefix_of_index,
     child_base,
-    head_field,
-    index_belongs_to,
     index_key,
     is_index_key,
     native_ttl_ms,
     root_base,
     scope_pattern,
+)
+from ._records import (
+    INLINE_LIMIT,
+    Sifted,
+    encode_variant,
+    inline_value,
+    ref_value,
+    sift,
+    stamp,
 )
 
 if TYPE_CHECKING:
@@ -62,132 +87,8 @@ _STAGING_TTL_MS = 3_600_000  # a writer that dies leaves its staged chunks for a
 _RETIRED_BODY_MS = 60_000  # a replaced or deleted body stays readable this long
 _SCAN_COUNT = 1000
 _UNLINK_BATCH = 500
-
-# Make a key's expiry at least `ttl` ms (or remove it when `ttl` < 0: never expire).
-_LUA_EXTEND = """
-local function extend(key, ttl)
-  if ttl < 0 then
-    redis.call('PERSIST', key)
-    return
-  end
-  local left = redis.call('PTTL', key)
-  if left >= 0 and left < ttl then
-    redis.call('PEXPIRE', key, ttl)
-  end
-end
-"""
-
-# KEYS: index, staged body. ARGV: head field, body field, head, body id ('' = empty body),
-# chunk count, expiry ms (-1 = none), body key prefix, retired body ms.
-_LUA_COMMIT = (
-    _LUA_EXTEND
-    + """
-local index, body = KEYS[1], KEYS[2]
-local hfield, bfield, head, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local ttl, prefix, linger = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
-if id ~= '' and redis.call('LLEN', body) ~= tonumber(ARGV[5]) then
-  return 0
-end
-local existed = redis.call('EXISTS', index)
-local old = redis.call('HGET', index, bfield)
-if old and old ~= '' and old ~= id then
-  redis.call('PEXPIRE', prefix .. old, linger)
-end
-redis.call('HSET', index, hfield, head, bfield, id)
-if id ~= '' then
-  if ttl < 0 then redis.call('PERSIST', body) else redis.call('PEXPIRE', body, ttl) end
-end
-if existed == 0 then
-  if ttl >= 0 then redis.call('PEXPIRE', index, ttl) end
-else
-  extend(index, ttl)
-end
-return 1
-"""
-)
-
-# KEYS: index. ARGV: head field, body field, head, expiry ms (-1 = none), body key prefix.
-_LUA_UPDATE = (
-    _LUA_EXTEND
-    + """
-local index = KEYS[1]
-local id = redis.call('HGET', index, ARGV[2])
-if not id then
-  return 0
-end
-local ttl = tonumber(ARGV[4])
-redis.call('HSET', index, ARGV[1], ARGV[3])
-if id ~= '' then
-  local body = ARGV[5] .. id
-  if ttl < 0 then redis.call('PERSIST', body) else redis.call('PEXPIRE', body, ttl) end
-end
-extend(index, ttl)
-return 1
-"""
-)
-
-# KEYS: index. ARGV: head field, expected head, new head, expiry ms ('' = leave it as it is,
-# -1 = none), body field, body key prefix. Swaps the head only if it is still the one read.
-_LUA_SWAP = (
-    _LUA_EXTEND
-    + """
-local index = KEYS[1]
-if redis.call('HGET', index, ARGV[1]) ~= ARGV[2] then
-  return 0
-end
-redis.call('HSET', index, ARGV[1], ARGV[3])
-if ARGV[4] ~= '' then
-  local ttl = tonumber(ARGV[4])
-  local id = redis.call('HGET', index, ARGV[5])
-  if id and id ~= '' then
-    local body = ARGV[6] .. id
-    if ttl < 0 then redis.call('PERSIST', body) else redis.call('PEXPIRE', body, ttl) end
-  end
-  extend(index, ttl)
-end
-return 1
-"""
-)
-
-# KEYS: index. ARGV: body key prefix, retired body ms, mode ('any' or 'match'), then per
-# variant: head field, body field and, in 'match' mode, the head as read ('' if none).
-# Removes those variants ('match': only if their head is still the one read).
-_LUA_REMOVE = """
-local index, prefix, linger, match = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3] == 'match'
-local step = match and 3 or 2
-local removed = 0
-for i = 4, #ARGV, step do
-  local head = redis.call('HGET', index, ARGV[i])
-  local id = redis.call('HGET', index, ARGV[i + 1])
-  if (head or id) and (not match or (head or '') == ARGV[i + 2]) then
-    if id and id ~= '' then
-      redis.call('PEXPIRE', prefix .. id, linger)
-    end
-    redis.call('HDEL', index, ARGV[i], ARGV[i + 1])
-    removed = removed + 1
-  end
-end
-return removed
-"""
-
-# KEYS: index. ARGV: body key prefix, retired body ms, body field prefix, head field prefix.
-_LUA_DROP = """
-local fields = redis.call('HGETALL', KEYS[1])
-local n = #ARGV[3]
-local removed = 0
-for i = 1, #fields, 2 do
-  local name = fields[i]
-  if string.sub(name, 1, n) == ARGV[3] then
-    if fields[i + 1] ~= '' then
-      redis.call('PEXPIRE', ARGV[1] .. fields[i + 1], tonumber(ARGV[2]))
-    end
-  elseif string.sub(name, 1, #ARGV[4]) == ARGV[4] then
-    removed = removed + 1
-  end
-end
-redis.call('DEL', KEYS[1])
-return removed
-"""
+_HITS_BATCH = 500  # stored responses per hit write-back script call
+_DECODED_HEADS = 512  # decoded heads kept per storage, so a hot entry is not decoded per hit
 
 
 @contextlib.contextmanager
@@ -201,66 +102,21 @@ def _translate(action: str) -> Generator[None, None, None]:
         raise StorageError(f"Redis failed while {action}: {exc}") from exc
 
 
-@dataclass(slots=True)
-class _Sifted:
-    """One variant index, read: what is usable, what is past its lifetime, what must go."""
-
-    live: list[Entry] = field(default_factory=list)
-    expired: list[Entry] = field(default_factory=list)
-    doomed: list[tuple[bytes, bytes]] = field(default_factory=list)  # (variant, head as read)
-    removed: int = 0  # how many of the doomed were removed (not changed meanwhile)
-
-
-def _sift(
-    index: bytes,
-    fields: Mapping[bytes | str, bytes | str],
-    serializer: Serializer,
-    lifetime: Lifetime,
-    now: float,
-) -> _Sifted:
-    """Decode the heads of one variant index and sort them by what must happen to them."""
-    sifted = _Sifted()
-    heads: dict[bytes, bytes] = {}
-    bodies: set[bytes] = set()
-    for name, value in fields.items():
-        if not isinstance(name, bytes) or not isinstance(value, bytes):
-            continue  # a client that decodes responses is refused at construction
-        if name.startswith(HEAD_FIELD):
-            heads[name[len(HEAD_FIELD) :]] = value
-        elif name.startswith(BODY_FIELD):
-            bodies.add(name[len(BODY_FIELD) :])
-    for variant, record in heads.items():
-        try:
-            entry = serializer.loads(record)
-            if variant not in bodies:
-                raise SerializationError("the record has no body")
-            if head_field(entry.variant) != head_field(variant) or not index_belongs_to(
-                index, entry.key
-            ):
-                raise SerializationError("the record is stored under another key or variant")
-        except SerializationError as exc:
-            logger.warning("dropping an unreadable cache record from %r: %s", index, exc)
-            sifted.doomed.append((variant, record))
-            continue
-        if is_expired(entry, lifetime, now):
-            sifted.expired.append(entry)
-            sifted.doomed.append((variant, record))
-        else:
-            sifted.live.append(entry)
-    for variant in bodies - heads.keys():
-        logger.warning("dropping a cache body without a record from %r", index)
-        sifted.doomed.append((variant, b""))
-    return sifted
+async def _inline(body: bytes) -> AsyncIterator[bytes]:
+    yield body
 
 
 class AsyncRedisStorage(StorageLifetime):
     """Keep entries in Redis, shared by every process that uses the same namespace.
 
-    Each URL has one Redis hash indexing its variants (so a lookup is one
-    ``HGETALL``); each body is a Redis list of chunks of at most 1 MiB, written
-    and read one chunk at a time. An entry becomes visible atomically when its
-    writer commits. Every key lives under ``namespace``; :meth:`clear` finds them
-    with ``SCAN`` (never ``KEYS`` or ``FLUSHDB``) and touches nothing else.
+    Each URL has one Redis hash indexing its variants, with their heads and
+    their bodies of up to 64 KiB, so a hit is one ``HGETALL``; a larger body is a
+    Redis list of chunks of at most 1 MiB, written and read one chunk at a time.
+    An entry becomes visible atomically when its writer commits (one script call
+    for a small body). Hits are counted in memory and written back in one script
+    call per batch, at most once a second (and on :meth:`aclose`). Every key lives
+    under ``namespace``; :meth:`clear` finds them with ``SCAN`` (never ``KEYS`` or
+    ``FLUSHDB``) and touches nothing else.
 
     Args:
         client: A ``redis.asyncio.Redis`` client, created with the default
@@ -322,11 +178,15 @@ class AsyncRedisStorage(StorageLifetime):
         self._clock = clock
         self._namespace = namespace
         self._base = root_base(namespace)
-        self._commit = client.register_script(_LUA_COMMIT)
-        self._update = client.register_script(_LUA_UPDATE)
-        self._swap = client.register_script(_LUA_SWAP)
-        self._remove = client.register_script(_LUA_REMOVE)
-        self._drop = client.register_script(_LUA_DROP)
+        # Heads are immutable bytes: decoding the same record again gives the same entry.
+        self._loads = functools.lru_cache(maxsize=_DECODED_HEADS)(self._serializer.loads)
+        self._hits = HitLog(lifetime)
+        self._children: weakref.WeakSet[AsyncRedisStorage] = weakref.WeakSet()
+        self._commit = client.register_script(_scripts.COMMIT)
+        self._update = client.register_script(_scripts.UPDATE)
+        self._record = client.register_script(_scripts.HITS)
+        self._remove = client.register_script(_scripts.REMOVE)
+        self._drop = client.register_script(_scripts.DROP)
 
     @property
     def namespace(self) -> str:
@@ -343,7 +203,8 @@ class AsyncRedisStorage(StorageLifetime):
 
         The child's :meth:`clear` removes only its own entries and its children's;
         this storage's :meth:`clear` reaches the child's too. Closing the child
-        never closes the shared client.
+        never closes the shared client; closing this storage writes back the
+        child's pending hits too.
         """
         if not name or "/" in name:
             raise ConfigurationError("a namespace name must be non-empty and contain no '/'")
@@ -359,6 +220,7 @@ class AsyncRedisStorage(StorageLifetime):
         )
         child._namespace = f"{self._namespace}/{name}"
         child._base = child_base(self._base, name)
+        self._children.add(child)
         return child
 
     # -- helpers ------------------------------------------------------------
@@ -366,16 +228,21 @@ class AsyncRedisStorage(StorageLifetime):
     def _ttl_ms(self, entry: Entry) -> int:
         return native_ttl_ms(entry, self._lifetime, self._clock(), self.grace)
 
-    async def _read_index(self, index: bytes, now: float) -> _Sifted:
-        """Read one variant index, removing what is expired or unreadable."""
+    def _sift(self, index: bytes, fields: Mapping[bytes | str, bytes | str], now: float) -> Sifted:
+        sifted = sift(index, fields, self._loads, self._lifetime, now, self._hits.pending)
+        for warning in sifted.warnings:
+            logger.warning("dropping %s from %r", warning, index)
+        return sifted
+
+    async def _read_index(self, index: bytes, now: float) -> Sifted:
+        """Read one variant index (one ``HGETALL``), removing what is expired or unreadable."""
         with _translate("reading entries"):
-            fields = await self._client.hgetall(index)
-            sifted = _sift(index, fields, self._serializer, self._lifetime, now)
+            sifted = self._sift(index, await self._client.hgetall(index), now)
             if sifted.doomed:
                 prefix = body_prefix_of_index(index)
                 args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "match"]
                 for variant, record in sifted.doomed:
-                    args += [head_field(variant), body_field(variant), record]
+                    args += [variant, record]
                 sifted.removed = int(await self._remove(keys=[index], args=args))
         return sifted
 
@@ -388,18 +255,73 @@ class AsyncRedisStorage(StorageLifetime):
                 if is_index_key(name):
                     yield name
 
-    async def _chunks(self, key: bytes, count: int) -> AsyncIterator[bytes]:
-        for position in range(count):
+    async def _chunks(
+        self, key: bytes, first: bytes, count: int, size: int | None
+    ) -> AsyncIterator[bytes]:
+        yield first
+        total = len(first)
+        for position in range(1, count):
             with _translate("reading a body"):
                 chunk = await self._client.lindex(key, position)
             if not isinstance(chunk, bytes):
                 raise StorageError("the body was removed while it was being read")
+            total += len(chunk)
             yield chunk
+        if size is not None and total != size:
+            raise StorageError("the stored body does not have the recorded size")
+
+    async def _open_list(self, body_id: bytes, size: int | None) -> AsyncIterator[bytes] | None:
+        """Open a chunked body: its first chunk now (``None`` if gone), the rest as read."""
+        key = body_prefix(self._base) + body_id
+        with _translate("opening a body"):
+            first = await self._client.lindex(key, 0)
+            if not isinstance(first, bytes):
+                return None
+            if size is None:
+                count = int(await self._client.llen(key))
+            else:
+                count = max(1, math.ceil(size / BODY_CHUNK))
+        return self._chunks(key, first, count, size)
+
+    async def _write_hits(self, batch: list[tuple[PendingHit, Entry]]) -> None:
+        """Write drained hits back: one script call per :data:`_HITS_BATCH` responses."""
+        now = self._clock()
+        for start in range(0, len(batch), _HITS_BATCH):
+            keys: list[bytes] = []
+            args: list[bytes | int | str] = [body_prefix(self._base)]
+            for hit, entry in batch[start : start + _HITS_BATCH]:
+                expiry: int | str = ""
+                if self.sliding:  # every write-back of a sliding entry pushes its expiry back
+                    last = max(hit.accessed_at, entry.accessed_at or 0.0)
+                    touched = replace(entry, accessed_at=last)
+                    expiry = native_ttl_ms(touched, self._lifetime, now, self.grace)
+                keys.append(index_key(self._base, hit.key))
+                args += [
+                    encode_variant(hit.variant),
+                    stamp(hit.created_at, hit.size),
+                    hit.count,
+                    repr(hit.accessed_at),
+                    expiry,
+                ]
+            with _translate("counting hits"):
+                await self._record(keys=keys, args=args)
+
+    async def _flush(self) -> None:
+        """Write back every pending hit of this storage and of its children."""
+        batch = self._hits.drain()
+        if batch:
+            await self._write_hits(batch)
+        for child in list(self._children):
+            await child._flush()
 
     # -- the storage contract ----------------------------------------------
 
     async def get_entries(self, key: str) -> list[Entry]:
-        """Return every unexpired variant of ``key`` (one ``HGETALL``)."""
+        """Return every unexpired variant of ``key`` (one ``HGETALL``).
+
+        Entries with a body of up to 64 KiB carry it (``Entry.body``); the others
+        carry the id of their chunk list (``Entry.body_ref``) for :meth:`open_body`.
+        """
         sifted = await self._read_index(index_key(self._base, key), self._clock())
         return sifted.live
 
@@ -408,82 +330,84 @@ class AsyncRedisStorage(StorageLifetime):
         return AsyncRedisWriter(self, entry)
 
     async def open_body(self, entry: Entry) -> AsyncIterator[bytes] | None:
-        """Return the body of ``entry`` chunk by chunk, or ``None`` if it is gone."""
+        """Return the body of ``entry`` chunk by chunk, or ``None`` if it is gone.
+
+        An entry returned by :meth:`get_entries` or a writer's commit says where its
+        body is; for any other, the variant index is read first, and a body stored
+        for another response (a newer one under the same variant) is not returned.
+        """
+        if entry.body is not None:
+            return _inline(entry.body)
+        if entry.body_ref is not None:
+            return await self._open_list(entry.body_ref.encode("ascii"), entry.size)
+        variant = encode_variant(entry.variant)
         with _translate("opening a body"):
-            body_id = await self._client.hget(
-                index_key(self._base, entry.key), body_field(entry.variant)
+            value, current = await self._client.hmget(
+                index_key(self._base, entry.key), [b"b:" + variant, b"m:" + variant]
             )
-            if not isinstance(body_id, bytes):
-                return None
-            if not body_id:
-                return self._chunks(b"", 0)
-            key = body_prefix(self._base) + body_id
-            count = await self._client.llen(key)
-        if count == 0:
+        if not isinstance(value, bytes) or current != stamp(entry.created_at, entry.size):
             return None
-        return self._chunks(key, count)
+        if value[:1] == b"=":
+            return _inline(value[1:])
+        if value[:1] == b"#" and len(value) > 1:
+            return await self._open_list(value[1:], entry.size)
+        return None
 
     async def update_entry(self, entry: Entry) -> None:
-        """Replace a stored variant's head and metadata, keeping its body; renew its expiry."""
+        """Replace a stored variant's head, keeping its body and hits; renew its expiry.
+
+        Only the stored response ``entry`` describes (same ``created_at`` and
+        ``size``) is changed: a newer one stored since is left alone.
+        """
         record = self._serializer.dumps(entry)
         with _translate("updating an entry"):
             await self._update(
                 keys=[index_key(self._base, entry.key)],
                 args=[
-                    head_field(entry.variant),
-                    body_field(entry.variant),
+                    encode_variant(entry.variant),
                     record,
+                    stamp(entry.created_at, entry.size),
                     self._ttl_ms(entry),
                     body_prefix(self._base),
                 ],
             )
 
     async def record_hit(self, entry: Entry) -> None:
-        """Count a hit and note when; with sliding expiry, push the keys' expiry back.
+        """Count a hit in memory; write the pending batch back once one is due.
 
-        Best effort: gives up after a few concurrent changes.
+        A batch is due once a second, and at once when a hit must renew a sliding
+        lifetime; :meth:`aclose` writes back the rest. This storage's own reads
+        include its pending hits; other processes see them after the write-back.
         """
-        index = index_key(self._base, entry.key)
-        name = head_field(entry.variant)
-        prefix = body_prefix(self._base)
-        with _translate("counting a hit"):
-            for _ in range(3):
-                record = await self._client.hget(index, name)
-                if not isinstance(record, bytes):
-                    return
-                try:
-                    current = self._serializer.loads(record)
-                except SerializationError:
-                    return  # the next read removes it
-                touched = replace(current, hits=current.hits + 1, accessed_at=self._clock())
-                updated = self._serializer.dumps(touched)
-                expiry: int | str = self._ttl_ms(touched) if self.sliding else ""
-                args = [name, record, updated, expiry, body_field(entry.variant), prefix]
-                if await self._swap(keys=[index], args=args):
-                    return
+        if self._hits.add(entry, self._clock()):
+            await self._write_hits(self._hits.drain(self._clock()))
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
         index = index_key(self._base, key)
         prefix = body_prefix(self._base)
+        self._hits.discard(key, None if variants is None else set(variants))
         with _translate("deleting entries"):
             if variants is None:
-                await self._drop(
-                    keys=[index], args=[prefix, _RETIRED_BODY_MS, BODY_FIELD, HEAD_FIELD]
-                )
+                await self._drop(keys=[index], args=[prefix, _RETIRED_BODY_MS])
                 return
             if not variants:
                 return
             args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "any"]
-            for variant in variants:
-                args += [head_field(variant), body_field(variant)]
+            args += [encode_variant(variant) for variant in variants]
             await self._remove(keys=[index], args=args)
 
     async def aclose(self) -> None:
-        """Close the client if this storage created it. Safe to call more than once.
+        """Write back pending hits, then close the client if this storage created it.
 
-        A closed storage that is used again reconnects; close it again afterwards.
+        Safe to call more than once. A failed write-back is logged, not raised: hits
+        are bookkeeping. A closed storage that is used again reconnects; close it
+        again afterwards.
         """
+        try:
+            await self._flush()
+        except StorageError as exc:
+            logger.warning("could not write back pending cache hits: %s", exc)
         if self._owns_client:
             await self._client.aclose()
 
@@ -510,6 +434,9 @@ class AsyncRedisStorage(StorageLifetime):
 
     async def clear(self) -> None:
         """Remove every key of this namespace and its children (``SCAN`` + ``UNLINK``)."""
+        self._hits.clear()
+        for child in list(self._children):
+            child._hits.clear()
         batch: list[bytes] = []
         with _translate("clearing the namespace"):
             async for name in self._client.scan_iter(
@@ -528,8 +455,7 @@ class AsyncRedisStorage(StorageLifetime):
         entries = expired = size = 0
         async for index in self._indexes():
             with _translate("counting entries"):
-                fields = await self._client.hgetall(index)
-            sifted = _sift(index, fields, self._serializer, self._lifetime, now)
+                sifted = self._sift(index, await self._client.hgetall(index), now)
             for entry in (*sifted.live, *sifted.expired):
                 size += entry.size or 0
             entries += len(sifted.live) + len(sifted.expired)
@@ -556,26 +482,30 @@ class AsyncRedisStorage(StorageLifetime):
 
 
 class AsyncRedisWriter:
-    """Stages a body in Redis, 1 MiB per list item; nothing is visible until :meth:`commit`."""
+    """Buffers a body of up to 64 KiB, or stages a larger one in Redis 1 MiB per list item.
+
+    Nothing is visible until :meth:`commit`, which for a small body is the only round
+    trip: one script call that writes head, body, stamp and expiry together.
+    """
 
     def __init__(self, storage: AsyncRedisStorage, entry: Entry) -> None:
         self._storage = storage
         self._entry = entry
-        self._id = uuid.uuid4().hex
-        self._key = body_key(storage._base, self._id)
+        self._id = ""  # the staging list, named once the body outgrows the inline limit
+        self._key = b""
         self._buffer = bytearray()
         self._chunks = 0
         self._size = 0
         self._staged = False
         self._done = False
 
-    async def _push(self, *, final: bool) -> None:
+    async def _push(self) -> None:
+        """Stage every full chunk of the buffer (one ``RPUSH`` per MiB, in practice)."""
         buffer = self._buffer
-        cut = len(buffer) if final else len(buffer) - len(buffer) % BODY_CHUNK
-        if cut == 0:
-            return
+        cut = len(buffer) - len(buffer) % BODY_CHUNK
         pieces = [bytes(buffer[start : start + BODY_CHUNK]) for start in range(0, cut, BODY_CHUNK)]
         del buffer[:cut]
+        self._name_list()
         self._staged = True
         with _translate("storing a body"):
             async with self._storage._client.pipeline(transaction=True) as pipe:
@@ -583,6 +513,11 @@ class AsyncRedisWriter:
                 pipe.pexpire(self._key, _STAGING_TTL_MS)
                 await pipe.execute()
         self._chunks += len(pieces)
+
+    def _name_list(self) -> None:
+        if not self._id:
+            self._id = uuid.uuid4().hex
+            self._key = body_key(self._storage._base, self._id)
 
     async def _discard(self) -> None:
         """Delete the staged chunks (best effort: they expire on their own anyway)."""
@@ -596,13 +531,13 @@ class AsyncRedisWriter:
                 logger.debug("could not delete a staged body (it expires by itself): %r", exc)
 
     async def write(self, chunk: bytes) -> None:
-        """Append ``chunk``; every full 1 MiB goes to Redis at once."""
+        """Append ``chunk``; past 64 KiB, every full 1 MiB goes to Redis at once."""
         if self._done:
             raise RuntimeError("writer already finished")
         self._buffer += chunk
         self._size += len(chunk)
         if len(self._buffer) >= BODY_CHUNK:
-            await self._push(final=False)
+            await self._push()
 
     async def commit(self) -> Entry:
         """Make the entry visible in one atomic step, replacing the same variant."""
@@ -610,18 +545,30 @@ class AsyncRedisWriter:
             raise RuntimeError("writer already finished")
         self._done = True
         storage = self._storage
-        entry = replace(self._entry, size=self._size)
+        inline = self._size <= INLINE_LIMIT
+        if not inline:
+            self._name_list()
+        body = bytes(self._buffer)
+        entry = replace(
+            self._entry,
+            size=self._size,
+            body=body if inline else None,
+            body_ref=None if inline else self._id,
+        )
         try:
-            await self._push(final=True)
+            index = index_key(storage._base, entry.key)
             with _translate("committing an entry"):
                 committed = await storage._commit(
-                    keys=[index_key(storage._base, entry.key), self._key],
+                    keys=[index, self._key or index],  # an inline body stages no list
                     args=[
-                        head_field(entry.variant),
-                        body_field(entry.variant),
+                        encode_variant(entry.variant),
                         storage._serializer.dumps(entry),
-                        self._id if self._size else "",
+                        inline_value(body) if inline else ref_value(self._id),
                         self._chunks,
+                        b"" if inline else body,
+                        stamp(entry.created_at, entry.size),
+                        entry.hits or "",
+                        "" if entry.accessed_at is None else repr(entry.accessed_at),
                         storage._ttl_ms(entry),
                         body_prefix(storage._base),
                         _RETIRED_BODY_MS,
@@ -630,6 +577,7 @@ class AsyncRedisWriter:
         except Exception:
             await self._discard()
             raise
+        self._buffer = bytearray()
         if not committed:
             await self._discard()
             raise StorageError("the staged body vanished before commit (namespace cleared?)")

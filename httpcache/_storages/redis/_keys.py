@@ -2,10 +2,10 @@
 
 Layout, for a namespace whose escaped path is ``B``::
 
-    B:#i:<sha256(key)>   hash: the variant index of one primary key
-                              h:<variant> -> serialized head (Entry, no body)
-                              b:<variant> -> body id ("" for an empty body)
-    B:#b:<body id>       list: one body, as chunks of at most 1 MiB
+    B:#i:<sha256(key)>   hash: the variant index of one primary key (its fields,
+                         heads and inline bodies included: ``_records``)
+    B:#b:<body id>       list: one body larger than the inline limit, as chunks of at
+                         most 1 MiB
     B:@<child>:...       the same layout for the child namespace ``<child>``
 
 ``B`` is the root namespace with :func:`escape` applied, followed by ``:@<escaped
@@ -35,15 +35,11 @@ from .._expiry import Lifetime, expires_at
 
 __all__ = [
     "BODY_CHUNK",
-    "BODY_FIELD",
-    "HEAD_FIELD",
-    "body_field",
     "body_key",
     "body_prefix",
     "body_prefix_of_index",
     "child_base",
     "escape",
-    "head_field",
     "index_belongs_to",
     "index_key",
     "is_index_key",
@@ -57,12 +53,6 @@ BODY_CHUNK = 1024 * 1024
 
 # Redis glob specials (``* ? [ ] \``), hash-tag braces, our two markers and the escape itself.
 _ESCAPED = frozenset("%*?[]\\{}#@")
-
-HEAD_FIELD = b"h:"
-"""Prefix of the index fields that hold serialized heads (the variant follows)."""
-
-BODY_FIELD = b"b:"
-"""Prefix of the index fields that hold body ids (the variant follows)."""
 
 _INDEX = b":#i:"
 _BODY = b":#b:"
@@ -124,16 +114,6 @@ def body_prefix_of_index(index: bytes) -> bytes:
 def body_key(base: str, body_id: str) -> bytes:
     """Return the list that holds body ``body_id``."""
     return body_prefix(base) + body_id.encode("ascii")
-
-
-def head_field(variant: str | bytes) -> bytes:
-    """Return the index field that holds the serialized head of ``variant``."""
-    return HEAD_FIELD + (variant if isinstance(variant, bytes) else _encode(variant))
-
-
-def body_field(variant: str | bytes) -> bytes:
-    """Return the index field that holds the body id of ``variant``."""
-    return BODY_FIELD + (variant if isinstance(variant, bytes) else _encode(variant))
 
 
 def native_ttl_ms(entry: Entry, lifetime: Lifetime, now: float, grace: float) -> int:

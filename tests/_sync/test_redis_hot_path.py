@@ -1,0 +1,398 @@
+"""RedisStorage's hot path, proven by counting the commands Redis receives.
+
+A hit with a small body is one ``HGETALL`` and no write; storing a small body is one
+script call; hits are written back in batches (after the flush interval, at once for a
+sliding renewal, and on close); large bodies still go through bounded chunks. Each test
+uses its own namespace under ``httpcache-test:`` and removes only its own keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator, Iterable
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from redis.exceptions import RedisError
+
+from httpcache import CacheClient, Entry, JSONSerializer, RequestHead, ResponseHead
+from httpcache._storages.redis._sync import RedisStorage
+from httpcache._storages.redis._keys import BODY_CHUNK, index_key
+from httpcache._storages.redis._records import INLINE_LIMIT
+
+pytestmark = pytest.mark.redis
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_PREFIX = "httpcache-test"
+MiB = 1024 * 1024
+T0 = 1_000_000.0
+URL = "http://example.com/a"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_client(trips: list[list[str]]) -> redis.Redis:
+    """Return a client that appends the command names of every round trip to ``trips``."""
+
+    def name(args: Any) -> str:
+        first = args[0]
+        return (first.decode() if isinstance(first, bytes) else str(first)).upper()
+
+    class Counting(redis.Connection):
+        def send_command(self, *args: Any, **kwargs: Any) -> None:
+            trips.append([name(args)])
+            super().send_command(*args, **kwargs)
+
+        def pack_commands(self, commands: Iterable[Any]) -> Any:
+            commands = [tuple(command) for command in commands]
+            trips.append([name(command) for command in commands])
+            return super().pack_commands(commands)
+
+    return redis.Redis.from_url(REDIS_URL, connection_class=Counting)
+
+
+def make_entry(url: str = URL, variant: str = "v", **changes: Any) -> Entry:
+    entry = Entry(
+        key=url,
+        variant=variant,
+        request=RequestHead("GET", url),
+        response=ResponseHead(200, ((b"Cache-Control", b"max-age=60"),), "OK"),
+        request_time=T0,
+        response_time=T0,
+        created_at=T0,
+    )
+    return replace(entry, **changes)
+
+
+def put(storage: RedisStorage, entry: Entry, body: bytes, piece: int = 1024) -> Entry:
+    writer = storage.open_writer(entry)
+    for start in range(0, len(body), piece):
+        writer.write(body[start : start + piece])
+    return writer.commit()
+
+
+def read(storage: RedisStorage, entry: Entry) -> list[bytes]:
+    stream = storage.open_body(entry)
+    assert stream is not None
+    return [chunk for chunk in stream]
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    """A client for the test server; skip when it is down, or fail under ``CI=true``."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except (RedisError, OSError) as exc:
+        client.close()
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no Redis server at {REDIS_URL}: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(client: redis.Redis) -> Iterator[str]:
+    """A fresh namespace; every key starting with it is removed afterwards."""
+    name = f"{TEST_PREFIX}:{uuid.uuid4().hex[:12]}"
+    yield name
+    leftovers = [key for key in client.scan_iter(match=name + "*", count=1000)]
+    if leftovers:
+        client.unlink(*leftovers)
+
+
+@pytest.fixture
+def counted(namespace: str) -> Iterator[tuple[RedisStorage, list[list[str]]]]:
+    """A storage over a command-counting client (connected already), and its log."""
+    trips: list[list[str]] = []
+    recorder = counting_client(trips)
+    recorder.ping()
+    storage = RedisStorage(client=recorder, namespace=namespace, clock=Clock())
+    trips.clear()
+    yield storage, trips
+    storage.clear()
+    storage.close()
+    recorder.close()
+
+
+# -- through the cache transport ---------------------------------------------------------
+
+SMALL = b"s" * 1024
+LARGE = b"L" * (2 * MiB + 5)
+
+
+def origin(body: bytes, max_age: int) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Cache-Control": f"max-age={max_age}", "ETag": '"v1"'}
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers=headers)
+        return httpx.Response(200, headers=headers, content=body)
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("body", "max_age", "warm", "expected"),
+    [
+        pytest.param(SMALL, 3600, True, [["HGETALL"]], id="small-hit-one-read-no-write"),
+        pytest.param(
+            SMALL, 3600, False, [["HGETALL"], ["EVALSHA"]], id="small-miss-then-one-commit"
+        ),
+        pytest.param(SMALL, 0, True, [["HGETALL"], ["EVALSHA"]], id="small-304-one-update"),
+        pytest.param(
+            LARGE,
+            3600,
+            True,
+            [["HGETALL"], ["LINDEX"], ["LINDEX"], ["LINDEX"]],
+            id="large-hit-streams-three-chunks",
+        ),
+        pytest.param(
+            LARGE,
+            3600,
+            False,
+            [["HGETALL"], ["MULTI", "RPUSH", "PEXPIRE", "EXEC"], ["EVALSHA"]],
+            id="large-miss-stages-full-chunks-then-commits-the-rest",
+        ),
+    ],
+)
+def test_redis_transport_request_costs_the_expected_round_trips(
+    counted: tuple[RedisStorage, list[list[str]]],
+    body: bytes,
+    max_age: int,
+    warm: bool,
+    expected: list[list[str]],
+) -> None:
+    storage, trips = counted
+    with CacheClient(storage=storage, transport=origin(body, max_age)) as http:
+        if warm:
+            assert (http.get(URL)).content == body
+        trips.clear()
+        response = http.get(URL)
+        assert response.content == body
+        assert response.extensions["from_cache"] is (warm and max_age > 0)
+        assert trips == expected
+
+
+# -- the writer and the reader -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "inline"),
+    [
+        pytest.param(0, True, id="empty"),
+        pytest.param(INLINE_LIMIT, True, id="at-the-inline-limit"),
+        pytest.param(INLINE_LIMIT + 1, False, id="just-past-the-limit"),
+        pytest.param(BODY_CHUNK, False, id="one-full-chunk"),
+        pytest.param(2 * BODY_CHUNK + 1, False, id="three-chunks"),
+    ],
+)
+def test_redis_writer_small_body_is_inline_and_large_body_is_chunked(
+    counted: tuple[RedisStorage, list[list[str]]], size: int, inline: bool
+) -> None:
+    storage, trips = counted
+    body = os.urandom(size)
+    put(storage, make_entry(), body, piece=16 * 1024)
+    commits = [trip for trip in trips if trip == ["EVALSHA"]]
+    stages = [trip for trip in trips if "RPUSH" in trip]
+    assert len(commits) == 1
+    assert len(stages) == (0 if inline else size // BODY_CHUNK)
+
+    trips.clear()
+    [found] = storage.get_entries(URL)
+    assert trips == [["HGETALL"]]
+    assert (found.body is not None) is inline
+    assert (found.body_ref is not None) is not inline
+    chunks = read(storage, found)
+    assert b"".join(chunks) == body
+    assert all(len(chunk) <= BODY_CHUNK for chunk in chunks)
+    reads = len(trips) - 1
+    assert reads == (0 if inline else -(-size // BODY_CHUNK))
+
+
+def test_redis_open_body_without_a_reference_never_pairs_an_old_head_with_a_new_body(
+    client: redis.Redis, namespace: str
+) -> None:
+    storage = RedisStorage(client=client, namespace=namespace, clock=Clock())
+    old = put(storage, make_entry(), b"old body")
+    [seen] = storage.get_entries(URL)
+    put(storage, make_entry(created_at=T0 + 5, response_time=T0 + 5), b"the new body")
+    assert b"".join(read(storage, seen)) == b"old body"  # the body read with the head
+    assert storage.open_body(replace(seen, body=None)) is None
+    storage.update_entry(replace(seen, response=ResponseHead(200, ((b"ETag", b"old"),))))
+    storage.record_hit(seen)
+    storage.close()  # writes the hit back: it must not land on the newer response
+    [current] = storage.get_entries(old.key)
+    assert (current.created_at, current.hits) == (T0 + 5, 0)
+    assert (b"ETag", b"old") not in current.response.headers
+    assert b"".join(read(storage, replace(current, body=None))) == b"the new body"
+    storage.clear()
+
+
+def test_redis_record_from_the_older_layout_is_a_miss_and_removed(
+    client: redis.Redis, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    serializer = JSONSerializer()
+    storage = RedisStorage(client=client, namespace=namespace, serializer=serializer)
+    entry = make_entry(size=5)
+    index = index_key(storage._base, entry.key)
+    old_id = uuid.uuid4().hex
+    body = f"{storage.key_prefix}#b:{old_id}".encode()
+    client.hset(index, mapping={b"h:v": serializer.dumps(entry), b"b:v": old_id})
+    client.rpush(body, b"hello")
+    with caplog.at_level(logging.WARNING, logger="httpcache.storage"):
+        assert storage.get_entries(entry.key) == []
+    assert [r.name for r in caplog.records] == ["httpcache.storage"]
+    assert client.exists(index) == 0
+    assert 0 < client.pttl(body) <= 60_000  # its body list is retired too
+    storage.clear()
+
+
+# -- hits -----------------------------------------------------------------------------------
+
+
+def test_redis_hits_are_written_back_after_the_interval_and_on_close(
+    counted: tuple[RedisStorage, list[list[str]]], client: redis.Redis
+) -> None:
+    storage, trips = counted
+    clock = storage._clock
+    assert isinstance(clock, Clock)
+    other = RedisStorage(client=client, namespace=storage.namespace, clock=clock)
+    committed = put(storage, make_entry(), b"x" * 100)
+    urls = [f"http://example.com/{n}" for n in range(50)]
+    for url in urls:
+        put(storage, make_entry(url), b"y")
+
+    trips.clear()
+    for _ in range(3):
+        storage.record_hit(committed)
+    for url in urls:
+        storage.record_hit(make_entry(url, size=1))
+    assert trips == []  # a hit never writes on the request path
+    [mine] = storage.get_entries(URL)
+    [theirs] = other.get_entries(URL)
+    assert (mine.hits, mine.accessed_at) == (3, T0)  # this process sees its own hits
+    assert (theirs.hits, theirs.accessed_at) == (0, None)  # others see them after the flush
+
+    clock.now = T0 + 1  # the interval has passed: the next hit writes the batch back
+    trips.clear()
+    storage.record_hit(committed)
+    assert trips == [["EVALSHA"]]  # one script call for the whole batch
+    [theirs] = other.get_entries(URL)
+    assert (theirs.hits, theirs.accessed_at) == (4, T0 + 1)
+    for url in urls:
+        [found] = other.get_entries(url)
+        assert found.hits == 1
+
+    storage.record_hit(committed)
+    storage.close()
+    storage.close()  # closing twice is safe and writes nothing twice
+    [theirs] = other.get_entries(URL)
+    assert theirs.hits == 5
+
+
+def test_redis_deleted_entries_lose_their_pending_hits(
+    client: redis.Redis, namespace: str
+) -> None:
+    storage = RedisStorage(client=client, namespace=namespace, clock=Clock())
+    committed = put(storage, make_entry(), b"x")
+    storage.record_hit(committed)
+    storage.delete_entries(URL, ["v"])
+    again = put(storage, make_entry(), b"x")  # the same stamp as the deleted one
+    storage.close()
+    [found] = storage.get_entries(again.key)
+    assert found.hits == 0
+    storage.clear()
+
+
+@pytest.mark.parametrize(
+    ("at", "renewal"),
+    [
+        pytest.param(T0 + 50, True, id="renewal-due-writes-at-once"),
+        pytest.param(T0 + 1, False, id="interval-write-back-also-slides"),
+    ],
+)
+def test_redis_sliding_hit_write_back_pushes_native_expiry_back(
+    client: redis.Redis, namespace: str, at: float, renewal: bool
+) -> None:
+    clock = Clock()
+    storage = RedisStorage(
+        client=client, namespace=namespace, ttl=100, sliding=True, grace=0, clock=clock
+    )
+    committed = put(storage, make_entry(), b"z" * (INLINE_LIMIT + 1))
+    keys = [key for key in client.scan_iter(match=storage.key_prefix + "*")]
+    assert len(keys) == 2  # the index and the body list
+    for key in keys:  # as if most of the lifetime had passed on the server
+        client.pexpire(key, 5_000)
+    clock.now = at
+    storage.record_hit(committed)
+    if not renewal:
+        for key in keys:
+            assert client.pttl(key) <= 5_000  # buffered, not written yet
+        clock.now = at + 1
+        storage.record_hit(committed)  # the interval passed: written back
+    expected = 100_000  # the last hit + ttl, from now
+    for key in keys:
+        left = client.pttl(key)
+        assert expected - 10_000 < left <= expected, (key, left)
+    [found] = storage.get_entries(URL)
+    assert found.accessed_at == clock.now
+    storage.clear()
+
+
+def test_redis_hits_written_back_by_two_storages_add_up(
+    client: redis.Redis, namespace: str
+) -> None:
+    first, second = (
+        RedisStorage(client=client, namespace=namespace, clock=Clock()) for _ in range(2)
+    )
+    committed = put(first, make_entry(), b"x")
+    for storage, count in ((first, 3), (second, 4)):
+        for _ in range(count):
+            storage.record_hit(committed)
+    first.close()
+    second.close()
+    reader = RedisStorage(client=client, namespace=namespace, clock=Clock())
+    [found] = reader.get_entries(URL)
+    assert found.hits == 7
+    reader.clear()
+
+
+class CountingSerializer(JSONSerializer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads_calls = 0
+
+    def loads(self, data: bytes) -> Entry:
+        self.loads_calls += 1
+        return super().loads(data)
+
+
+def test_redis_hot_head_is_decoded_once_until_it_changes(
+    client: redis.Redis, namespace: str
+) -> None:
+    serializer = CountingSerializer()
+    storage = RedisStorage(
+        client=client, namespace=namespace, serializer=serializer, clock=Clock()
+    )
+    committed = put(storage, make_entry(), b"x")
+    for _ in range(5):
+        [found] = storage.get_entries(URL)
+        assert found.body == b"x"
+    assert serializer.loads_calls == 1
+    storage.update_entry(replace(committed, response=ResponseHead(200, ((b"ETag", b"2"),))))
+    [found] = storage.get_entries(URL)
+    assert found.response.headers == ((b"ETag", b"2"),)
+    assert serializer.loads_calls == 2
+    storage.clear()
