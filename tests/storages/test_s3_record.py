@@ -24,6 +24,7 @@ from httpcache._storages.s3._common import (
 from httpcache._storages.s3._memo import HitLedger, RecordMemo
 from httpcache._storages.s3._record import (
     Record,
+    Slot,
     add_hits,
     decode_record,
     drop_expired,
@@ -60,12 +61,12 @@ def entry(variant: str = "v", **changes: object) -> Entry:
 
 def slot(
     variant: str = "v", body: bytes | None = b"body", body_id: str = "a" * 32, **changes: object
-):  # type: ignore[no-untyped-def]
+) -> Slot:
     e = entry(variant, **changes)
     return new_slot(e, SERIALIZER.dumps(e), body, body_id)
 
 
-def record(*slots) -> Record:  # type: ignore[no-untyped-def]
+def record(*slots: Slot) -> Record:
     return Record(KEY_HASH, tuple(slots))
 
 
@@ -294,11 +295,12 @@ def test_key_grouper_groups_across_pages_and_namespaces() -> None:
 
 def test_orphans_and_a_dead_records_bodies() -> None:
     place = KeyPlace("p/", digest("a"))
-    group = KeyGroup(place, record=info(place.record, 100))
+    record = info(place.record, 100)
+    group = KeyGroup(place, record=record)
     group.bodies = {
         "1" * 32: info(place.body("1" * 32), 7200),  # named by the record
         "2" * 32: info(place.body("2" * 32), 7200),  # named by none: debris
         "3" * 32: info(place.body("3" * 32), 10),  # too young to judge
     }
     assert orphans(group, frozenset({"1" * 32}), WALL) == [place.body("2" * 32)]
-    assert written_before(group, group.record) == [place.body("1" * 32), place.body("2" * 32)]  # type: ignore[arg-type]
+    assert written_before(group, record) == [place.body("1" * 32), place.body("2" * 32)]

@@ -553,9 +553,10 @@ class S3Storage(StorageLifetime):
     def delete_expired(self) -> int:
         """Remove expired and unreadable entries, page after page; return how many.
 
-        Expiry is read from each record's metadata (``HeadObject``, several at a time, in threads);
-        only a record that is partly expired is read and rewritten. Bodies no record
-        names (debris of interrupted writers) go too once an hour old; not counted.
+        Expiry is read from each record's metadata (``HeadObject``, several at a
+        time in threads); only a record that is partly expired is read and rewritten.
+        Bodies no record names (debris of interrupted writers) go too once an hour
+        old; they are not counted.
         """
         now = self._clock()
         wall = datetime.datetime.now(datetime.timezone.utc)
