@@ -17,7 +17,7 @@ import pytest
 
 import httpcache._storages.s3._sync
 from httpcache import S3Storage, Entry
-from httpcache._storages.s3._common import head_name
+from httpcache._storages.s3._common import digest, record_name
 from tests._sync.storage_backends import Backend, Context, Lifetime
 
 # The storage module itself (tests patch its constants);
@@ -82,9 +82,9 @@ def build(ctx: Context, lifetime: Lifetime) -> S3Storage:
 
 
 def corrupt(storage: S3Storage, entry: Entry) -> None:
-    """Overwrite the head object with garbage, keeping its metadata (the serializer refuses)."""
+    """Overwrite the key's record with garbage, keeping its metadata (the framing refuses)."""
     client = storage._client()
-    name = head_name(storage.key_prefix, entry.key, entry.variant)
+    name = record_name(storage.key_prefix, digest(entry.key))
     head = client.head_object(Bucket=storage.bucket_name, Key=name)
     client.put_object(
         Bucket=storage.bucket_name, Key=name, Body=b"\x00not a record", Metadata=head["Metadata"]

@@ -2,26 +2,30 @@
 
 ``boto3`` and ``aiobotocore`` do not line up closely enough for the sync half to be
 generated from the async one (DESIGN §2), so the two storages are written by hand over
-these helpers: object names, head metadata, listing groups and the expiry arithmetic.
+these helpers (object names, listing groups, error codes) and over the record framing
+in :mod:`httpcache._storages.s3._record`.
 
 Object layout under a storage's ``key_prefix`` (``P``)::
 
-    P e/<sha256(key)>/<sha256(variant)>.head            serialized Entry + metadata
-    P e/<sha256(key)>/<sha256(variant)>.<id>.body       raw body bytes of one write
-    P ns/<name>/...                                     a child namespace, same layout
+    P e/<sha256(key)>/record            the primary record: every variant of the key,
+                                        heads and small bodies inline (``_record``)
+    P e/<sha256(key)>/<id>.body         the raw body of one large variant, named by the
+                                        fresh id of the write that made it (immutable)
+    P ns/<name>/...                     a child namespace, same layout
 
 Invariants:
 
-* Key material never appears in an object name: keys and variants are hashed.
-* A head names the body it belongs to (metadata ``httpcache-body``); every write puts its
-  body under a fresh ``<id>`` and writes the head last, so replacing the head is the
-  commit point: a reader sees the old entry or the new one, never a mix.
-* The objects of one variant are adjacent in a listing (S3 lists in UTF-8 binary order,
-  and they share the prefix ``...<sha256(variant)>.``), which lets a listing be grouped
-  by variant in one pass, page after page.
-* Expiry is recorded in the head's metadata (``httpcache-stored-at``, ``httpcache-ttl``
-  and, for people and lifecycle tools, ``httpcache-expires-at``), so pruning needs no
-  deserialisation; it is enforced on every read with :mod:`httpcache._storages._expiry`.
+* Key material never appears in an object name: keys are hashed, ids are random.
+* One ``GetObject`` of the record finds every variant of a key; a hit on a small body
+  needs nothing else. A large body is never overwritten: every write uploads it under a
+  fresh id before the record naming it is written, so replacing the record is the commit
+  point and a reader never sees a head with another write's body.
+* The objects of one key are adjacent in a listing (S3 lists in UTF-8 binary order and
+  they share the prefix ``e/<sha256(key)>/``), so a listing is grouped by key in one
+  pass, page after page.
+* Objects of the first layout (``<sha256(variant)>.head`` and ``.<id>.body``, format 1)
+  sit in the same directories; they are never read, and ``delete_expired``/``clear``
+  remove them as unreadable records.
 """
 
 from __future__ import annotations
@@ -30,80 +34,82 @@ import contextlib
 import datetime
 import hashlib
 import importlib
-import math
 import re
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from ..._exceptions import ConfigurationError, SerializationError, StorageError
-from ..._models import Entry
-from ..._serializers import Serializer
-from .._expiry import Lifetime, expires_at
+from ..._exceptions import ConfigurationError, StorageError
 
 __all__ = [
+    "CONFLICT_RETRIES",
     "DEFAULT_PREFIX",
     "DELETE_BATCH",
+    "HIT_FLUSH_INTERVAL",
+    "INLINE_LIMIT",
+    "MEMO_BYTES",
     "MEMO_SIZE",
     "ORPHAN_GRACE",
     "PAGE_SIZE",
     "PART_SIZE",
     "PRUNE_CONCURRENCY",
     "READ_CHUNK",
-    "HeadMeta",
+    "KeyGroup",
+    "KeyGrouper",
+    "KeyPlace",
     "ObjectInfo",
-    "VariantGroup",
-    "VariantGrouper",
     "body_name",
     "child_prefix",
-    "decode_head",
     "digest",
-    "head_metadata",
-    "head_name",
+    "error_code",
     "import_extra",
+    "is_conflict",
     "is_not_found",
+    "is_unsupported",
     "key_dir",
-    "new_body_id",
+    "new_id",
     "normalize_prefix",
     "object_info",
-    "parse_head_metadata",
-    "prune_plan",
-    "same_entry",
+    "orphans",
+    "record_name",
+    "stale_bodies",
     "storage_errors",
+    "written_before",
 ]
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 DEFAULT_PREFIX = "httpcache/"
+INLINE_LIMIT = 64 * KiB
+"""Bodies up to this size are kept inside the record: a hit on them is one ``GetObject``."""
 PART_SIZE = 8 * MiB
 """Multipart part size: S3's minimum is 5 MiB (except the last part); at most 10,000 parts."""
-READ_CHUNK = 256 * 1024
-"""Bytes per chunk when a stored body is streamed back."""
+READ_CHUNK = 256 * KiB
+"""Bytes per chunk when a large stored body is streamed back."""
 PAGE_SIZE = 1000
 """Objects per ``list_objects_v2`` page (S3's maximum)."""
 DELETE_BATCH = 1000
 """Keys per ``delete_objects`` call (S3's maximum)."""
 PRUNE_CONCURRENCY = 8
-"""Metadata reads ``delete_expired`` keeps in flight."""
+"""Requests ``delete_expired``, ``stats`` and a hit write-back keep in flight."""
 ORPHAN_GRACE = 3600.0
-"""Seconds (server time) before an unreferenced body or a bodiless head counts as debris."""
+"""Seconds (server time) before a body no record names counts as debris."""
+HIT_FLUSH_INTERVAL = 60.0
+"""Default seconds between two write-backs of buffered hits (each is a PUT per key)."""
+CONFLICT_RETRIES = 5
+"""Read-modify-write attempts on a record before a write gives up (lost races)."""
 MEMO_SIZE = 1024
-"""Entries whose body object a storage remembers, so a hit reads its body in one request."""
-
-_META_FORMAT = "httpcache-format"
-_META_BODY = "httpcache-body"
-_META_STORED_AT = "httpcache-stored-at"
-_META_TTL = "httpcache-ttl"
-_META_CREATED_AT = "httpcache-created-at"
-_META_ACCESSED_AT = "httpcache-accessed-at"
-_META_EXPIRES_AT = "httpcache-expires-at"
-_FORMAT = "1"
+"""Records a storage remembers (by key) so a store or 304 right after a read is one PUT."""
+MEMO_BYTES = 8 * MiB
+"""Bytes of remembered records at most (inline bodies included)."""
 
 _HEX64 = "[0-9a-f]{64}"
 _NAME = re.compile(  # an object name relative to a storage's prefix
-    rf"(?:ns/[^/]+/)*e/(?P<key>{_HEX64})/(?P<variant>{_HEX64})\."
-    r"(?:head|(?P<body>[0-9a-f]{32})\.body)"
+    rf"(?:ns/[^/]+/)*e/(?P<key>{_HEX64})/"
+    rf"(?:(?P<record>record)|(?P<body>[0-9a-f]{{32}})\.body"
+    rf"|(?P<legacy>{_HEX64}\.(?:head|[0-9a-f]{{32}}\.body)))"
 )
 
 
@@ -120,13 +126,37 @@ def import_extra(module: str, owner: str) -> ModuleType:
         ) from exc
 
 
-def is_not_found(exc: BaseException) -> bool:
-    """Tell whether a botocore ``ClientError`` means the object (or bucket) is missing."""
+def error_code(exc: BaseException) -> str:
+    """Return the S3 error code of a botocore ``ClientError`` (``""`` for anything else)."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
-        return False
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in {"404", "NoSuchKey", "NotFound"}
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Tell whether a botocore ``ClientError`` means the object (or bucket) is missing."""
+    return error_code(exc) in {"404", "NoSuchKey", "NotFound"}
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Tell whether a conditional write lost a race (the record changed since it was read).
+
+    ``If-Match`` on a record that is gone answers ``NoSuchKey``: a conflict too.
+    """
+    return error_code(exc) in {
+        "412",
+        "PreconditionFailed",
+        "409",
+        "ConditionalRequestConflict",
+        "NoSuchKey",
+        "404",
+    }
+
+
+def is_unsupported(exc: BaseException) -> bool:
+    """Tell whether a service refused a conditional request as not implemented."""
+    return error_code(exc) in {"501", "NotImplemented"}
 
 
 @contextlib.contextmanager
@@ -165,122 +195,41 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def key_dir(prefix: str, key: str) -> str:
-    """Return the common prefix of every object of primary key ``key``."""
-    return f"{prefix}e/{digest(key)}/"
+def key_dir(prefix: str, key_hash: str) -> str:
+    """Return the common prefix of every object of the key hashed to ``key_hash``."""
+    return f"{prefix}e/{key_hash}/"
 
 
-def head_name(prefix: str, key: str, variant: str) -> str:
-    """Return the name of the head object of one variant."""
-    return f"{key_dir(prefix, key)}{digest(variant)}.head"
+def record_name(prefix: str, key_hash: str) -> str:
+    """Return the name of the primary record of the key hashed to ``key_hash``."""
+    return f"{prefix}e/{key_hash}/record"
 
 
-def body_name(prefix: str, key: str, variant: str, body_id: str) -> str:
-    """Return the name of the body object written as ``body_id`` for one variant."""
-    return f"{key_dir(prefix, key)}{digest(variant)}.{body_id}.body"
+def body_name(prefix: str, key_hash: str, body_id: str) -> str:
+    """Return the name of the large body written as ``body_id`` for a key."""
+    return f"{prefix}e/{key_hash}/{body_id}.body"
 
 
-def new_body_id() -> str:
-    """Return a fresh body id (each write gets its own body object)."""
+def new_id() -> str:
+    """Return a fresh id for one write (32 hex digits)."""
     return uuid.uuid4().hex
 
 
-# -- head metadata ---------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
-class HeadMeta:
-    """What a head object's metadata says: its body and the times its expiry depends on."""
+class KeyPlace:
+    """Where the objects of one cache key live: a (namespace's) prefix and the key's digest."""
 
-    body_id: str
-    stored_at: float
-    entry_ttl: float | None
-    created_at: float
-    accessed_at: float | None = None
+    prefix: str
+    key_hash: str
 
-    def deadline(self, lifetime: Lifetime) -> float | None:
-        """Return when the entry expires under ``lifetime`` (mirrors ``Lifetime.deadline``)."""
-        return lifetime.deadline_of(
-            created_at=self.created_at,
-            written_at=self.stored_at,
-            accessed_at=self.accessed_at,
-            entry_ttl=self.entry_ttl,
-        )
+    @property
+    def record(self) -> str:
+        """The name of the key's record."""
+        return record_name(self.prefix, self.key_hash)
 
-    def is_expired(self, lifetime: Lifetime, now: float) -> bool:
-        """Tell whether the entry has outlived its storage lifetime at ``now``."""
-        deadline = self.deadline(lifetime)
-        return deadline is not None and now >= deadline
-
-
-def head_metadata(entry: Entry, lifetime: Lifetime, body_id: str) -> dict[str, str]:
-    """Return the S3 user metadata of the head of ``entry`` (ASCII values only)."""
-    deadline = expires_at(entry, lifetime)
-    return {
-        _META_FORMAT: _FORMAT,
-        _META_BODY: body_id,
-        _META_STORED_AT: repr(max(entry.created_at, entry.response_time)),
-        _META_CREATED_AT: repr(entry.created_at),
-        _META_ACCESSED_AT: "none" if entry.accessed_at is None else repr(entry.accessed_at),
-        _META_TTL: "none" if entry.ttl is None else repr(float(entry.ttl)),
-        _META_EXPIRES_AT: "never" if deadline is None else repr(deadline),
-    }
-
-
-def _finite(text: str, name: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise SerializationError(f"metadata {name!r} is not a number") from exc
-    if not math.isfinite(value):
-        raise SerializationError(f"metadata {name!r} is not finite")
-    return value
-
-
-def parse_head_metadata(metadata: Mapping[str, str] | None) -> HeadMeta:
-    """Read a head's metadata; raise :class:`SerializationError` if it is not ours."""
-    meta = {str(k).lower(): str(v) for k, v in (metadata or {}).items()}
-    if meta.get(_META_FORMAT) != _FORMAT:
-        raise SerializationError("head object has no httpcache metadata")
-    body_id = meta.get(_META_BODY, "")
-    if not re.fullmatch(r"[0-9a-f]{32}", body_id):
-        raise SerializationError("head metadata names no valid body")
-    ttl_text = meta.get(_META_TTL, "")
-    stored_at = _finite(meta.get(_META_STORED_AT, ""), _META_STORED_AT)
-    created_text = meta.get(_META_CREATED_AT)
-    accessed_text = meta.get(_META_ACCESSED_AT, "none")
-    return HeadMeta(
-        body_id=body_id,
-        stored_at=stored_at,
-        entry_ttl=None if ttl_text == "none" else _finite(ttl_text, _META_TTL),
-        created_at=stored_at if created_text is None else _finite(created_text, _META_CREATED_AT),
-        accessed_at=None if accessed_text == "none" else _finite(accessed_text, _META_ACCESSED_AT),
-    )
-
-
-def decode_head(
-    serializer: Serializer,
-    data: bytes,
-    metadata: Mapping[str, str] | None,
-    *,
-    key_hash: str,
-    variant_hash: str,
-) -> tuple[Entry, HeadMeta]:
-    """Decode a head object stored under ``key_hash``/``variant_hash``.
-
-    Raises:
-        SerializationError: The record is corrupt, foreign, or not where it belongs.
-    """
-    meta = parse_head_metadata(metadata)
-    entry = serializer.loads(data)
-    if digest(entry.key) != key_hash or digest(entry.variant) != variant_hash:
-        raise SerializationError("record is stored under another key or variant")
-    return entry, meta
-
-
-def same_entry(stored: Entry, wanted: Entry) -> bool:
-    """Tell whether a stored head still describes ``wanted`` (hit bookkeeping aside)."""
-    return replace(stored, hits=0, accessed_at=None) == replace(wanted, hits=0, accessed_at=None)
+    def body(self, body_id: str) -> str:
+        """The name of the large body written as ``body_id``."""
+        return body_name(self.prefix, self.key_hash, body_id)
 
 
 # -- listings --------------------------------------------------------------------------
@@ -306,33 +255,37 @@ def object_info(item: Mapping[str, Any]) -> ObjectInfo:
 
 
 @dataclass(slots=True)
-class VariantGroup:
-    """The objects of one stored variant: its head (if any) and every body object."""
+class KeyGroup:
+    """The objects of one cache key: its record (if any), large bodies, and old-layout debris."""
 
-    group: str  # the names' common part, ending in "<sha256(variant)>."
-    key_hash: str
-    variant_hash: str
-    head: ObjectInfo | None = None
+    place: KeyPlace
+    record: ObjectInfo | None = None
     bodies: dict[str, ObjectInfo] = field(default_factory=dict)
+    legacy: list[ObjectInfo] = field(default_factory=list)
 
     @property
-    def head_name(self) -> str:
-        return self.group + "head"
+    def key_hash(self) -> str:
+        return self.place.key_hash
 
     def names(self) -> list[str]:
-        """Return every object name, the head first (it disappears before its body)."""
-        heads = [] if self.head is None else [self.head.name]
-        return heads + [info.name for info in self.bodies.values()]
+        """Return every object name, the record first (it disappears before its bodies)."""
+        first = [] if self.record is None else [self.record.name]
+        return first + [i.name for i in self.legacy] + [i.name for i in self.bodies.values()]
 
     @property
     def size(self) -> int:
-        return sum(info.size for info in self.bodies.values()) + (
-            0 if self.head is None else self.head.size
-        )
+        """Bytes of the record and its bodies (old-layout objects left out)."""
+        record = 0 if self.record is None else self.record.size
+        return record + sum(info.size for info in self.bodies.values())
+
+    @property
+    def legacy_heads(self) -> int:
+        """How many old-layout heads (unreadable entries) the group holds."""
+        return sum(info.name.endswith(".head") for info in self.legacy)
 
 
-class VariantGrouper:
-    """Group a sorted listing, page after page, into :class:`VariantGroup` values.
+class KeyGrouper:
+    """Group a sorted listing, page after page, into :class:`KeyGroup` values.
 
     ``prefix`` is the storage's key prefix; names under it that do not follow the layout
     (foreign objects) are ignored.
@@ -340,27 +293,31 @@ class VariantGrouper:
 
     def __init__(self, prefix: str) -> None:
         self._prefix = prefix
-        self._current: VariantGroup | None = None
+        self._current: KeyGroup | None = None
+        self._dir = ""
 
-    def add(self, info: ObjectInfo) -> VariantGroup | None:
+    def add(self, info: ObjectInfo) -> KeyGroup | None:
         """Take the next object; return the group it completed, if any."""
         if not info.name.startswith(self._prefix):
             return None
         match = _NAME.fullmatch(info.name, len(self._prefix))
         if match is None:
             return None
-        group = info.name[: match.end("variant") + 1]
-        done: VariantGroup | None = None
-        if self._current is None or self._current.group != group:
+        directory = info.name[: match.end("key") + 1]
+        done: KeyGroup | None = None
+        if self._current is None or self._dir != directory:
             done = self._current
-            self._current = VariantGroup(group, match["key"], match["variant"])
-        if match["body"] is None:
-            self._current.head = info
-        else:
+            place = KeyPlace(directory[: match.start("key") - 2], match["key"])
+            self._current, self._dir = KeyGroup(place), directory
+        if match["record"] is not None:
+            self._current.record = info
+        elif match["body"] is not None:
             self._current.bodies[match["body"]] = info
+        else:
+            self._current.legacy.append(info)
         return done
 
-    def finish(self) -> VariantGroup | None:
+    def finish(self) -> KeyGroup | None:
         """Return the last, still open group."""
         done, self._current = self._current, None
         return done
@@ -372,26 +329,34 @@ def _older_than_grace(info: ObjectInfo, wall_now: datetime.datetime) -> bool:
     return (wall_now - info.last_modified).total_seconds() > ORPHAN_GRACE
 
 
-def prune_plan(
-    group: VariantGroup, meta: HeadMeta | None, wall_now: datetime.datetime
-) -> list[str]:
-    """Return the debris of a live variant: bodies no head names and a head with no body.
+def orphans(group: KeyGroup, referenced: frozenset[str], wall_now: datetime.datetime) -> list[str]:
+    """Return the names of the group's bodies not in ``referenced`` and old enough to go.
 
-    ``meta`` is the head's metadata (``None`` when there is no head). Only objects older
-    than :data:`ORPHAN_GRACE` go, so a writer that has uploaded its body and is about to
-    write its head is never disturbed.
+    ``referenced`` is the body ids the key's record names (empty when it has none). Only
+    objects older than :data:`ORPHAN_GRACE` go, so a writer that has uploaded its body and
+    is about to write the record is never disturbed.
     """
-    referenced = None if meta is None else meta.body_id
-    debris = [
+    return [
         info.name
         for body_id, info in group.bodies.items()
-        if body_id != referenced and _older_than_grace(info, wall_now)
+        if body_id not in referenced and _older_than_grace(info, wall_now)
     ]
-    if (
-        group.head is not None
-        and referenced is not None
-        and referenced not in group.bodies
-        and _older_than_grace(group.head, wall_now)
-    ):
-        debris.insert(0, group.head.name)
-    return debris
+
+
+def written_before(group: KeyGroup, record: ObjectInfo) -> list[str]:
+    """Return the group's bodies not newer than its ``record`` (a dead record's own bodies).
+
+    A body written after the record belongs to a writer that has not committed yet.
+    """
+    if record.last_modified is None:
+        return []
+    return [
+        info.name
+        for info in group.bodies.values()
+        if info.last_modified is not None and info.last_modified <= record.last_modified
+    ]
+
+
+def stale_bodies(group: KeyGroup, wall_now: datetime.datetime) -> bool:
+    """Tell whether the group has bodies old enough that the record must be read to judge them."""
+    return any(_older_than_grace(info, wall_now) for info in group.bodies.values())

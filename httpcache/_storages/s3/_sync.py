@@ -1,10 +1,10 @@
 """Amazon S3 (or any S3-compatible service) as a cache storage, via ``boto3``.
 
-Written by hand beside :mod:`httpcache._storages.s3._async` (``aiobotocore``): the
-two libraries do not line up closely enough for code generation (DESIGN §2). Every
-name, metadata field and listing rule comes from :mod:`httpcache._storages.s3._common`,
-so both halves store the same objects
-and pass the same contract tests.
+Written by hand beside :mod:`httpcache._storages.s3._async` (``aiobotocore``): the two libraries
+do not line up closely enough for code generation (DESIGN §2). Names and listings come
+from :mod:`._common`, the record framing and every change to a record from
+:mod:`._record`, the in-memory bookkeeping from :mod:`._memo`; both halves store the same
+objects and pass the same contract tests.
 """
 
 from __future__ import annotations
@@ -13,119 +13,94 @@ import copy
 import datetime
 import fnmatch
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from contextlib import suppress
+from functools import partial
 from typing import Any
 
 from ..._exceptions import ConfigurationError, SerializationError, StorageError
 from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
 from .._expiry import Lifetime, StorageLifetime, is_expired
+from .._hits import PendingHit
 from ._common import (
+    CONFLICT_RETRIES,
     DEFAULT_PREFIX,
     DELETE_BATCH,
-    MEMO_SIZE,
+    HIT_FLUSH_INTERVAL,
+    INLINE_LIMIT,
     PAGE_SIZE,
-    PART_SIZE,
-    PRUNE_CONCURRENCY,
-    READ_CHUNK,
-    HeadMeta,
+    KeyGroup,
+    KeyGrouper,
+    KeyPlace,
     ObjectInfo,
-    VariantGroup,
-    VariantGrouper,
-    body_name,
     child_prefix,
-    decode_head,
     digest,
-    head_metadata,
-    head_name,
     import_extra,
+    is_conflict,
     is_not_found,
-    key_dir,
-    new_body_id,
+    is_unsupported,
     normalize_prefix,
     object_info,
-    parse_head_metadata,
-    prune_plan,
-    same_entry,
+    orphans,
+    stale_bodies,
     storage_errors,
+    written_before,
 )
+from ._memo import HitLedger, Known, RecordMemo
+from ._record import (
+    Record,
+    RecordMeta,
+    add_hits,
+    decode_record,
+    drop_expired,
+    drop_variants,
+    dropped_bodies,
+    encode_record,
+    freshen,
+    parse_record_metadata,
+    record_metadata,
+    slot_entry,
+)
+from ._sync_io import REQUIRED_MODULE as _REQUIRED_MODULE
+from ._sync_io import ClientHolder, Conflict, chunks, each, inline
+from ._sync_writer import S3Writer
 
 __all__ = ["S3Storage", "S3Writer"]
 
 logger = logging.getLogger("httpcache.storage")
 
-_REQUIRED_MODULE = "boto3.session"
-
-
-class _ClientHolder:
-    """The S3 client a storage and all its namespaces share.
-
-    With a user's client it just holds it. Otherwise it creates one on first use and
-    closes it in :meth:`close`; a later use creates a fresh one.
-    """
-
-    def __init__(self, client: Any, endpoint_url: str | None) -> None:
-        self.client: Any = client
-        self.owned = client is None
-        self._endpoint_url = endpoint_url
-        self._lock = threading.Lock()
-
-    def get(self) -> Any:
-        client = self.client
-        if client is not None:
-            return client
-        with self._lock:
-            if self.client is None:
-                boto3_session = import_extra(_REQUIRED_MODULE, "S3Storage")
-                with storage_errors("creating the client"):
-                    self.client = boto3_session.Session().client(
-                        "s3", endpoint_url=self._endpoint_url
-                    )
-            return self.client
-
-    def close(self) -> None:
-        if not self.owned:
-            return
-        with self._lock:
-            client, self.client = self.client, None
-        if client is not None:
-            client.close()
-
-
-def _chunks(body: Any) -> Iterator[bytes]:
-    try:
-        with storage_errors("reading a body"):
-            yield from body.iter_chunks(READ_CHUNK)
-    finally:
-        body.close()
+Change = Callable[[Record | None], Record | None]
 
 
 class S3Storage(StorageLifetime):
     """Keep entries in an S3 bucket, for the sync client (``boto3``).
 
-    Each stored variant is two objects under ``key_prefix``: a head (the serialized
-    :class:`Entry`, with its expiry in the object's metadata) and a raw body. Object
-    names hold only SHA-256 hashes of the cache key and variant, never the URL. Bodies
-    stream both ways: large ones are uploaded as a multipart upload fed by the
-    response's chunks, in 8 MiB parts, and read back in chunks.
+    All variants of one cache key live in one object, the key's record: each variant's
+    serialized :class:`Entry` and, up to 64 KiB, its body. A hit on a small body is one
+    ``GetObject``; a store is one ``PutObject``. Larger bodies go to their own objects,
+    uploaded as they arrive (multipart in 8 MiB parts) and streamed back in chunks.
+    Object names hold only SHA-256 hashes of the cache key, never the URL.
 
     Args:
         bucket_name: The bucket; it must exist.
-        client: A ``boto3`` S3 client that you created yourself. You keep managing
-            it: :meth:`close` never closes it. With ``None`` the storage creates its
-            own client lazily, on first use (region and credentials come from the
-            usual AWS configuration), and closes it in :meth:`close`.
+        client: A ``boto3`` S3 client that you created yourself.
+            You keep managing it: :meth:`close` never closes it. With ``None`` the
+            storage creates its own client lazily, on first use (region and
+            credentials come from the usual AWS configuration), and closes it in
+            :meth:`close`.
         serializer: How heads are encoded; :class:`JSONSerializer` by default.
         ttl: Seconds an entry is kept after it was stored or last freshened.
+        sliding: Count ``ttl`` from an entry's last hit too.
+        max_lifetime: Seconds an entry is kept at most after it was first stored.
         key_prefix: Where this storage's objects live in the bucket; ``/`` is
             appended when missing. Nothing outside it is ever touched.
         endpoint_url: An S3-compatible endpoint (MinIO, Ceph, moto, ...), for the
             client the storage creates. Not allowed together with ``client``.
+        hit_flush_interval: Seconds between two write-backs of hit counts (each one
+            ``PutObject`` per key hit since the last). A sliding renewal is written at
+            once; :meth:`close` writes what is pending.
         clock: Source of the current time for ``ttl``.
 
     Raises:
@@ -147,6 +122,7 @@ class S3Storage(StorageLifetime):
         max_lifetime: float | None = None,
         key_prefix: str = DEFAULT_PREFIX,
         endpoint_url: str | None = None,
+        hit_flush_interval: float = HIT_FLUSH_INTERVAL,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(bucket_name, str) or not bucket_name:
@@ -156,18 +132,22 @@ class S3Storage(StorageLifetime):
             raise ConfigurationError(
                 "endpoint_url applies only when the storage creates its client"
             )
+        if not isinstance(hit_flush_interval, int | float) or not hit_flush_interval >= 0:
+            raise ConfigurationError("hit_flush_interval must be a number of seconds >= 0")
         import_extra(_REQUIRED_MODULE, "S3Storage")
         self._bucket = bucket_name
         self._prefix = normalize_prefix(key_prefix)
         self._lifetime = lifetime
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
-        self._holder = _ClientHolder(client, endpoint_url)
+        self._holder = ClientHolder(client, endpoint_url)
         self._is_root = True
         self._namespace = ""
         self._page_size = PAGE_SIZE  # tests lower it to see listings span pages
-        self._memo: OrderedDict[Entry, str] = OrderedDict()  # entry -> its body id
-        self._memo_lock = threading.Lock()
+        self._inline_limit = INLINE_LIMIT  # bodies up to this size live in the record
+        self._hit_interval = float(hit_flush_interval)
+        self._hits = HitLedger(lifetime, interval=self._hit_interval)
+        self._memo = RecordMemo()
 
     @property
     def bucket_name(self) -> str:
@@ -191,8 +171,8 @@ class S3Storage(StorageLifetime):
         child._prefix = prefix
         child._namespace = f"{self._namespace}/{name}" if self._namespace else name
         child._is_root = False
-        child._memo = OrderedDict()
-        child._memo_lock = threading.Lock()
+        child._hits = HitLedger(self._lifetime, interval=self._hit_interval)
+        child._memo = RecordMemo()
         return child
 
     # -- plumbing ---------------------------------------------------------------------
@@ -200,16 +180,8 @@ class S3Storage(StorageLifetime):
     def _client(self) -> Any:
         return self._holder.get()
 
-    def _remember(self, entry: Entry, body_id: str) -> None:
-        with self._memo_lock:
-            self._memo[entry] = body_id
-            self._memo.move_to_end(entry)
-            while len(self._memo) > MEMO_SIZE:
-                self._memo.popitem(last=False)
-
-    def _recall(self, entry: Entry) -> str | None:
-        with self._memo_lock:
-            return self._memo.get(entry)
+    def _place(self, key: str) -> KeyPlace:
+        return KeyPlace(self._prefix, digest(key))
 
     def _pages(self, prefix: str) -> Iterator[list[ObjectInfo]]:
         client = self._client()
@@ -223,9 +195,9 @@ class S3Storage(StorageLifetime):
                 return
             kwargs["ContinuationToken"] = token
 
-    def _groups(self, prefix: str) -> Iterator[list[VariantGroup]]:
-        """Yield the variants stored under ``prefix``, a listing page at a time."""
-        grouper = VariantGrouper(self._prefix)
+    def _groups(self, prefix: str) -> Iterator[list[KeyGroup]]:
+        """Yield the keys stored under ``prefix``, a listing page at a time."""
+        grouper = KeyGrouper(self._prefix)
         for page in self._pages(prefix):
             done = [group for info in page if (group := grouper.add(info)) is not None]
             if done:
@@ -250,29 +222,46 @@ class S3Storage(StorageLifetime):
                     f"{first.get('Code')}: {first.get('Message')}"
                 )
 
-    def _delete_groups(self, groups: Sequence[VariantGroup]) -> None:
-        """Delete whole variants: every head first, so none outlives its body."""
-        self._delete([g.head.name for g in groups if g.head is not None])
-        self._delete([info.name for g in groups for info in g.bodies.values()])
+    def _delete_groups(self, groups: Sequence[KeyGroup]) -> None:
+        """Delete whole keys: records (and old-layout objects) first, then bodies."""
+        self._delete([n for g in groups for n in g.names() if not n.endswith(".body")])
+        self._delete([n for g in groups for n in g.names() if n.endswith(".body")])
 
-    def _head_meta(self, name: str) -> HeadMeta | None:
-        """Return the metadata of head ``name``; ``None`` if it is gone or not ours."""
-        client = self._client()
-        with storage_errors("reading metadata"):
-            try:
-                response = client.head_object(Bucket=self._bucket, Key=name)
-            except Exception as exc:
-                if is_not_found(exc):
-                    return None
-                raise
+    def _discard_bodies(self, place: KeyPlace, body_ids: Sequence[str]) -> None:
+        """Delete large bodies no record names any more (debris if it fails)."""
+        if not body_ids:
+            return
         try:
-            return parse_head_metadata(response.get("Metadata"))
-        except SerializationError:
-            return None
+            self._delete([place.body(i) for i in body_ids])
+        except StorageError as exc:  # debris: delete_expired removes it later
+            logger.warning("could not remove a replaced body: %s", exc)
 
-    def _fetch_head(self, name: str) -> tuple[bytes, dict[str, str]] | None:
+    def _conditions(self, etag: str | None) -> dict[str, str]:
+        if not self._holder.conditional:
+            return {}
+        return {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+
+    def _conditional(self, what: str, call: Callable[..., Any], **kw: Any) -> Any:
+        """Make a conditional write; raise :class:`Conflict` when the condition fails."""
+        with storage_errors(what):
+            try:
+                return call(**kw)
+            except Exception as exc:
+                if is_conflict(exc) and ("IfMatch" in kw or "IfNoneMatch" in kw):
+                    raise Conflict from exc
+                if not is_unsupported(exc) or not self._holder.conditional:
+                    raise
+            logger.warning("S3 refuses conditional writes: concurrent writers may lose updates")
+            self._holder.conditional = False
+            kw.pop("IfMatch", None)
+            kw.pop("IfNoneMatch", None)
+            return call(**kw)
+
+    def _read(self, place: KeyPlace) -> Known:
+        """Read a key's record (and remember it); an unreadable one is logged and removed."""
         client = self._client()
-        with storage_errors("reading a head"):
+        name = place.record
+        with storage_errors("reading a record"):
             try:
                 response = client.get_object(Bucket=self._bucket, Key=name)
                 body = response["Body"]
@@ -281,102 +270,144 @@ class S3Storage(StorageLifetime):
                 finally:
                     body.close()
             except Exception as exc:
+                if not is_not_found(exc):
+                    raise
+                self._memo.put(name, None, None)
+                return None, None
+        etag = str(response["ETag"])
+        try:
+            record = decode_record(data, place.key_hash)
+        except SerializationError as exc:
+            logger.warning("dropping an unreadable cache record %s: %s", name, exc)
+            client = self._client()
+            with suppress(Conflict):  # rewritten since: no longer ours to judge
+                self._conditional(
+                    "deleting a record",
+                    client.delete_object,
+                    Bucket=self._bucket,
+                    Key=name,
+                    **self._conditions(etag),
+                )
+            self._memo.forget(name)
+            return None, None
+        self._memo.put(name, etag, record)
+        return etag, record
+
+    def _rewrite(self, place: KeyPlace, change: Change) -> Record | None:
+        """Apply ``change`` to a key's record with a conditional write; return what it wrote.
+
+        Starts from the remembered record when there is one (no read); a write that finds
+        the record changed reads it again and retries. Returns ``None`` when ``change``
+        had nothing to do.
+        """
+        client = self._client()
+        name = place.record
+        known = self._memo.get(name)
+        for _ in range(CONFLICT_RETRIES):
+            etag, record = known if known is not None else self._read(place)
+            new = change(record)
+            if new is None:
+                return None
+            try:
+                if new.slots:
+                    response = self._conditional(
+                        "writing a record",
+                        client.put_object,
+                        Bucket=self._bucket,
+                        Key=name,
+                        Body=encode_record(new),
+                        Metadata=record_metadata(new, self._lifetime),
+                        ContentType="application/octet-stream",
+                        **self._conditions(etag),
+                    )
+                    self._memo.put(name, str(response["ETag"]), new)
+                else:
+                    self._conditional(
+                        "deleting a record",
+                        client.delete_object,
+                        Bucket=self._bucket,
+                        Key=name,
+                        **self._conditions(etag),
+                    )
+                    self._memo.put(name, None, None)
+            except Conflict:
+                self._memo.forget(name)
+                known = None
+                continue
+            self._discard_bodies(place, dropped_bodies(record, new))
+            return new
+        raise StorageError(
+            f"S3 record {name} kept changing: gave up after {CONFLICT_RETRIES} tries"
+        )
+
+    def _entries(self, key_hash: str, record: Record, now: float) -> tuple[list[Entry], set[str]]:
+        """Decode a record's unexpired entries; also return the variants that are unreadable."""
+        found: list[Entry] = []
+        bad: set[str] = set()
+        for slot in record.slots:
+            try:
+                entry = slot_entry(self._serializer, key_hash, slot, self._hits.pending)
+            except SerializationError as exc:
+                logger.warning("dropping an unreadable cache entry of %s: %s", key_hash, exc)
+                bad.add(slot.variant_hash)
+                continue
+            if not is_expired(entry, self._lifetime, now):
+                found.append(entry)
+        return found, bad
+
+    def _open(self, name: str) -> Iterator[bytes] | None:
+        client = self._client()
+        with storage_errors("opening a body"):
+            try:
+                response = client.get_object(Bucket=self._bucket, Key=name)
+            except Exception as exc:
                 if is_not_found(exc):
                     return None
                 raise
-        return data, response.get("Metadata") or {}
+        return chunks(response["Body"])
 
-    def _read_group(self, group: VariantGroup) -> tuple[Entry, HeadMeta] | None:
-        """Read a listed variant; drop it (with a warning) if its record is unreadable."""
-        if group.head is None:
-            return None
-        fetched = self._fetch_head(group.head_name)
-        if fetched is None:
-            return None
-        try:
-            entry, meta = decode_head(
-                self._serializer,
-                fetched[0],
-                fetched[1],
-                key_hash=group.key_hash,
-                variant_hash=group.variant_hash,
-            )
-        except SerializationError as exc:
-            logger.warning("dropping an unreadable cache record %s: %s", group.head_name, exc)
-            self._delete_groups([group])
-            return None
-        if meta.body_id not in group.bodies:
-            return None  # its body is gone, or was written after this listing
-        return entry, meta
-
-    def _current_body(self, entry: Entry) -> str | None:
-        """Return the body id of the stored head of ``entry`` if it still describes it.
-
-        An entry this storage has not just listed or written: reading the head (rather
-        than only its metadata) makes sure a replaced entry is a miss, not a mix.
-        """
-        fetched = self._fetch_head(head_name(self._prefix, entry.key, entry.variant))
-        if fetched is None:
-            return None
-        try:
-            stored, meta = decode_head(
-                self._serializer,
-                fetched[0],
-                fetched[1],
-                key_hash=digest(entry.key),
-                variant_hash=digest(entry.variant),
-            )
-        except SerializationError:
-            return None
-        return meta.body_id if same_entry(stored, entry) else None
-
-    def _put_head(self, entry: Entry, body_id: str) -> None:
-        client = self._client()
-        with storage_errors("writing a head"):
-            client.put_object(
-                Bucket=self._bucket,
-                Key=head_name(self._prefix, entry.key, entry.variant),
-                Body=self._serializer.dumps(entry),
-                Metadata=head_metadata(entry, self._lifetime, body_id),
-                ContentType="application/octet-stream",
-            )
-
-    def _judge(self, group: VariantGroup, now: float) -> tuple[HeadMeta | None, bool]:
-        """Return a variant's head metadata and whether the variant must go (expired/foreign)."""
-        if group.head is None:
-            return None, False
+    def _record_meta(self, group: KeyGroup) -> tuple[str, RecordMeta | None] | None:
+        """HEAD a listed record: its ETag and metadata (``None`` metadata: not ours)."""
+        assert group.record is not None
         client = self._client()
         with storage_errors("reading metadata"):
             try:
-                response = client.head_object(Bucket=self._bucket, Key=group.head_name)
+                response = client.head_object(Bucket=self._bucket, Key=group.record.name)
             except Exception as exc:
                 if is_not_found(exc):
-                    return None, False
+                    return None
                 raise
+        etag = str(response["ETag"])
         try:
-            meta = parse_head_metadata(response.get("Metadata"))
+            return etag, parse_record_metadata(response.get("Metadata"))
         except SerializationError as exc:
-            logger.warning("dropping an unreadable cache record %s: %s", group.head_name, exc)
-            return None, True
-        return meta, meta.is_expired(self._lifetime, now)
+            logger.warning("dropping an unreadable cache record %s: %s", group.record.name, exc)
+            return etag, None
+
+    def _flush(self, batch: Sequence[PendingHit]) -> None:
+        """Write buffered hits back: one conditional read-modify-write per key."""
+        by_key: dict[str, list[PendingHit]] = {}
+        for hit in batch:
+            by_key.setdefault(hit.key, []).append(hit)
+
+        def write(key: str) -> None:
+            hits = by_key[key]
+            self._rewrite(self._place(key), lambda record: add_hits(record, hits))
+
+        each(list(by_key), write)
 
     # -- the storage contract ---------------------------------------------------------
 
     def get_entries(self, key: str) -> list[Entry]:
-        """Return every unexpired variant of ``key`` (one listing, then one read each)."""
+        """Return every unexpired variant of ``key``: one ``GetObject`` of its record."""
         now = self._clock()
-        found: list[Entry] = []
-        for groups in self._groups(key_dir(self._prefix, key)):
-            for group in groups:
-                loaded = self._read_group(group)
-                if loaded is None:
-                    continue
-                entry, meta = loaded
-                if is_expired(entry, self._lifetime, now):
-                    self._delete_groups([group])
-                    continue
-                self._remember(entry, meta.body_id)
-                found.append(entry)
+        place = self._place(key)
+        _, record = self._read(place)
+        if record is None:
+            return []
+        found, bad = self._entries(place.key_hash, record, now)
+        if bad:
+            self._rewrite(place, lambda r: drop_variants(r, frozenset(bad)))
         return found
 
     def open_writer(self, entry: Entry) -> S3Writer:
@@ -384,69 +415,59 @@ class S3Storage(StorageLifetime):
         return S3Writer(self, entry)
 
     def open_body(self, entry: Entry) -> Iterator[bytes] | None:
-        """Return the body of ``entry`` as chunks, or ``None`` if it is gone."""
-        body_id = self._recall(entry)
-        if body_id is None:
-            body_id = self._current_body(entry)
-            if body_id is None:
-                return None
-        client = self._client()
-        with storage_errors("opening a body"):
-            try:
-                response = client.get_object(
-                    Bucket=self._bucket,
-                    Key=body_name(self._prefix, entry.key, entry.variant, body_id),
-                )
-            except Exception as exc:
-                if is_not_found(exc):
-                    return None
-                raise
-        return _chunks(response["Body"])
+        """Return the body of ``entry`` as chunks, or ``None`` if it is gone.
+
+        A large body of an entry this storage returned is opened directly (its object is
+        named by ``body_ref``); otherwise the record says where the body is, if the entry
+        is still the stored one.
+        """
+        place = self._place(entry.key)
+        if entry.body is None and entry.body_ref is not None:
+            opened = self._open(place.body(entry.body_ref))
+            if opened is not None:
+                return opened
+        _, record = self._read(place)
+        variant_hash = digest(entry.variant)
+        for slot in () if record is None else record.slots:
+            if slot.describes(entry, variant_hash):
+                if slot.body is not None:
+                    return inline(slot.body)
+                return self._open(place.body(slot.id))
+        return None
 
     def update_entry(self, entry: Entry) -> None:
-        """Replace a stored variant's head and metadata, keeping its body."""
-        meta = self._head_meta(head_name(self._prefix, entry.key, entry.variant))
-        if meta is None:
-            return
-        self._put_head(entry, meta.body_id)
-        self._remember(entry, meta.body_id)
+        """Replace a stored variant's head (a 304), keeping its body: one conditional PUT."""
+        head = self._serializer.dumps(entry)
+        self._rewrite(self._place(entry.key), lambda record: freshen(record, entry, head))
 
     def record_hit(self, entry: Entry) -> None:
-        """Count one more use of ``entry`` and note when; sliding expiry renews from there.
+        """Count one more use of ``entry`` in memory; write hits back when a batch is due.
 
-        Read, increment, write: concurrent hits may be lost.
+        A batch is due every ``hit_flush_interval`` seconds, or at once for a hit that
+        renews a sliding lifetime. Counts are eventually consistent.
         """
-        fetched = self._fetch_head(head_name(self._prefix, entry.key, entry.variant))
-        if fetched is None:
-            return
-        try:
-            current, meta = decode_head(
-                self._serializer,
-                fetched[0],
-                fetched[1],
-                key_hash=digest(entry.key),
-                variant_hash=digest(entry.variant),
-            )
-        except SerializationError:
-            return  # the next read drops it
-        self._put_head(
-            replace(current, hits=current.hits + 1, accessed_at=self._clock()), meta.body_id
-        )
+        now = self._clock()
+        if self._hits.add(entry, now):
+            self._flush(self._hits.drain(now))
 
     def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
-        wanted = None if variants is None else {digest(variant) for variant in variants}
-        doomed: list[VariantGroup] = []
-        for groups in self._groups(key_dir(self._prefix, key)):
-            doomed.extend(g for g in groups if wanted is None or g.variant_hash in wanted)
-        self._delete_groups(doomed)
+        self._hits.discard(key, None if variants is None else set(variants))
+        hashes = None if variants is None else frozenset(digest(v) for v in variants)
+        self._rewrite(self._place(key), lambda record: drop_variants(record, hashes))
 
     def close(self) -> None:
-        """Close the client if this storage created it (not a namespace's, not yours).
+        """Write back pending hits, then close the client if this storage created it.
 
-        Safe to call more than once. A storage used again after closing creates a
-        new client.
+        A namespace never closes the shared client, nor your client. Safe to call more
+        than once. A storage used again after closing creates a new client.
         """
+        pending = self._hits.drain()
+        if pending:
+            try:
+                self._flush(pending)
+            except StorageError as exc:
+                logger.warning("could not write back %d hit count(s): %s", len(pending), exc)
         if self._is_root:
             self._holder.close()
 
@@ -460,53 +481,111 @@ class S3Storage(StorageLifetime):
         now = self._clock()
         for groups in self._groups(self._prefix):
             for group in groups:
-                loaded = self._read_group(group)
-                if loaded is None or is_expired(loaded[0], self._lifetime, now):
+                if group.record is None:
                     continue
-                if pattern is None or fnmatch.fnmatchcase(loaded[0].request.url, pattern):
-                    yield loaded[0]
+                _, record = self._read(group.place)
+                if record is None:
+                    continue
+                found, bad = self._entries(group.key_hash, record, now)
+                if bad:
+                    self._rewrite(group.place, partial(drop_variants, hashes=frozenset(bad)))
+                for entry in found:
+                    if pattern is None or fnmatch.fnmatchcase(entry.request.url, pattern):
+                        yield entry
+
+    def _drop_record(self, place: KeyPlace, etag: str) -> bool:
+        """Delete a key's record if it is still the one with ``etag``; tell whether it went."""
+        client = self._client()
+        try:
+            self._conditional(
+                "deleting a record",
+                client.delete_object,
+                Bucket=self._bucket,
+                Key=place.record,
+                **self._conditions(etag),
+            )
+        except Conflict:
+            return False
+        self._memo.put(place.record, None, None)
+        return True
+
+    def _prune(self, place: KeyPlace, now: float) -> int:
+        """Rewrite a key's record without its expired variants; return how many went."""
+        counted = [0]
+
+        def change(record: Record | None) -> Record | None:
+            new = drop_expired(record, self._lifetime, now)
+            counted[0] = 0 if new is None or record is None else len(record.slots) - len(new.slots)
+            return new
+
+        self._rewrite(place, change)
+        return counted[0]
+
+    def _sweep(self, group: KeyGroup, now: float, wall: datetime.datetime) -> int:
+        """Prune one listed key: expired variants, unreadable records, debris; return removed."""
+        removed = group.legacy_heads  # objects of the first layout: unreadable now
+        doomed = [info.name for info in group.legacy]
+        referenced: frozenset[str] | None = frozenset()  # None: cannot tell orphans yet
+        if group.record is not None:
+            headed = self._record_meta(group)
+            if headed is not None and headed[1] is None:  # not ours: the key's objects go
+                self._delete_groups([group])
+                return removed + 1
+            referenced = None
+            if headed is not None and headed[1] is not None:
+                etag, meta, record = headed[0], headed[1], group.record
+                expired = meta.expired(self._lifetime, now)
+                if expired is not None and expired >= meta.entries:
+                    if self._drop_record(group.place, etag):
+                        removed += meta.entries
+                        doomed += written_before(group, record)
+                else:
+                    if expired is None or expired:
+                        removed += self._prune(group.place, now)
+                    if stale_bodies(group, wall):
+                        known = self._memo.get(group.place.record) or self._read(group.place)
+                        referenced = frozenset() if known[1] is None else known[1].body_ids()
+        if referenced is not None:
+            doomed += orphans(group, referenced, wall)
+        self._delete(doomed)
+        return removed
 
     def delete_expired(self) -> int:
         """Remove expired and unreadable entries, page after page; return how many.
 
-        Expiry is read from each head's metadata, several heads at a time (in threads:
-        ``boto3`` clients are thread-safe). Debris left by
-        interrupted writers (bodies no head names, heads whose body is gone) is removed
-        too once it is an hour old; it is not counted.
+        Expiry is read from each record's metadata (``HeadObject``, several at a
+        time in threads); only a record that is partly expired is read and rewritten.
+        Bodies no record names (debris of interrupted writers) go too once an hour
+        old; they are not counted.
         """
         now = self._clock()
         wall = datetime.datetime.now(datetime.timezone.utc)
         removed = 0
         for groups in self._groups(self._prefix):
-            with ThreadPoolExecutor(max_workers=PRUNE_CONCURRENCY) as pool:
-                verdicts = list(pool.map(lambda group: self._judge(group, now), groups))
-            doomed = [g for g, (_, gone) in zip(groups, verdicts, strict=True) if gone]
-            debris = [
-                name
-                for g, (meta, gone) in zip(groups, verdicts, strict=True)
-                if not gone
-                for name in prune_plan(g, meta, wall)
-            ]
-            self._delete_groups(doomed)
-            self._delete(debris)
-            removed += len(doomed)
+            removed += sum(each(groups, lambda g: self._sweep(g, now, wall)))
         return removed
 
     def clear(self) -> None:
         """Remove every entry of this storage and its namespaces (nothing else)."""
         for groups in self._groups(self._prefix):
             self._delete_groups(groups)
-        with self._memo_lock:
-            self._memo.clear()
+        self._memo.clear()
+        self._hits.clear()
 
     def stats(self) -> StorageStats:
-        """Return the number of entries and the bytes their objects take (heads and bodies)."""
-        entries = size = 0
+        """Return the number of entries (from each record's metadata) and their bytes."""
+        now = self._clock()
+        entries = size = expired = 0
         for groups in self._groups(self._prefix):
+            listed = [g for g in groups if g.record is not None]
+            for headed in each(listed, self._record_meta):
+                meta = None if headed is None else headed[1]
+                entries += 1 if meta is None else meta.entries
+                expired += 0 if meta is None else meta.expired(self._lifetime, now) or 0
             for group in groups:
-                entries += group.head is not None
                 size += group.size
-        return StorageStats(entries=entries, bytes=size)
+                entries += group.legacy_heads
+        return StorageStats(entries=entries, bytes=size, expired=expired)
 
     def health(self) -> bool:
         """Tell whether the bucket is reachable (``HeadBucket`` succeeds)."""
@@ -526,127 +605,3 @@ class S3Storage(StorageLifetime):
 
     def __repr__(self) -> str:
         return f"S3Storage(bucket_name={self._bucket!r}, key_prefix={self._prefix!r})"
-
-
-class S3Writer:
-    """Uploads one body as it arrives; the entry becomes visible on :meth:`commit`.
-
-    A body smaller than one part is sent with a single ``PutObject`` at commit. A larger
-    one goes up as a multipart upload, one 8 MiB part at a time, so at most about one part
-    is held in memory. The head is written last: until then nothing is visible.
-    """
-
-    def __init__(self, storage: S3Storage, entry: Entry) -> None:
-        self._storage = storage
-        self._entry = entry
-        self._body_id = new_body_id()
-        self._body_name = body_name(storage._prefix, entry.key, entry.variant, self._body_id)
-        self._buffer = bytearray()
-        self._size = 0
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._uploaded = False  # a body object exists (and must go if we abort)
-        self._done = False
-
-    def write(self, chunk: bytes) -> None:
-        """Append ``chunk``; upload a part whenever a whole one is buffered."""
-        if self._done:
-            raise RuntimeError("writer already finished")
-        self._buffer += chunk
-        self._size += len(chunk)
-        while len(self._buffer) >= PART_SIZE:
-            with memoryview(self._buffer) as view:
-                part = bytes(view[:PART_SIZE])
-            del self._buffer[:PART_SIZE]
-            self._upload_part(part)
-
-    def _upload_part(self, data: bytes) -> None:
-        client = self._storage._client()
-        bucket = self._storage._bucket
-        with storage_errors("uploading a body part"):
-            if self._upload_id is None:
-                response = client.create_multipart_upload(
-                    Bucket=bucket, Key=self._body_name, ContentType="application/octet-stream"
-                )
-                self._upload_id = str(response["UploadId"])
-            number = len(self._parts) + 1
-            response = client.upload_part(
-                Bucket=bucket,
-                Key=self._body_name,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=data,
-            )
-            self._parts.append({"ETag": response["ETag"], "PartNumber": number})
-
-    def _upload_body(self) -> None:
-        client = self._storage._client()
-        bucket = self._storage._bucket
-        if self._upload_id is None:
-            with storage_errors("uploading a body"):
-                client.put_object(
-                    Bucket=bucket,
-                    Key=self._body_name,
-                    Body=bytes(self._buffer),
-                    ContentType="application/octet-stream",
-                )
-        else:
-            if self._buffer:
-                self._upload_part(bytes(self._buffer))
-            with storage_errors("completing a body upload"):
-                client.complete_multipart_upload(
-                    Bucket=bucket,
-                    Key=self._body_name,
-                    UploadId=self._upload_id,
-                    MultipartUpload={"Parts": self._parts},
-                )
-        self._upload_id = None
-        self._uploaded = True
-        self._buffer = bytearray()
-
-    def commit(self) -> Entry:
-        """Finish the body, then write the head: the entry is visible from that moment."""
-        if self._done:
-            raise RuntimeError("writer already finished")
-        self._done = True
-        storage = self._storage
-        entry = replace(self._entry, size=self._size)
-        try:
-            self._upload_body()
-            previous = storage._head_meta(head_name(storage._prefix, entry.key, entry.variant))
-            storage._put_head(entry, self._body_id)
-        except BaseException:
-            self._cleanup()
-            raise
-        self._uploaded = False  # committed: the body now belongs to the head
-        storage._remember(entry, self._body_id)
-        if previous is not None and previous.body_id != self._body_id:
-            replaced = body_name(storage._prefix, entry.key, entry.variant, previous.body_id)
-            try:
-                storage._delete([replaced])
-            except StorageError as exc:  # debris: delete_expired removes it later
-                logger.warning("could not remove a replaced body: %s", exc)
-        return entry
-
-    def abort(self) -> None:
-        """Abort the multipart upload and delete any body object; nothing becomes visible."""
-        self._done = True
-        self._buffer = bytearray()
-        self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self._upload_id is None and not self._uploaded:
-            return
-        bucket = self._storage._bucket
-        try:
-            client = self._storage._client()
-            if self._upload_id is not None:
-                upload_id, self._upload_id = self._upload_id, None
-                client.abort_multipart_upload(
-                    Bucket=bucket, Key=self._body_name, UploadId=upload_id
-                )
-            if self._uploaded:
-                self._uploaded = False
-                client.delete_object(Bucket=bucket, Key=self._body_name)
-        except Exception as exc:  # best effort: debris is pruned by delete_expired
-            logger.warning("could not clean up an aborted body upload: %r", exc)
