@@ -47,6 +47,7 @@ class PendingHit:
     count: int
     accessed_at: float
     renew: bool  # the batch includes a sliding renewal: write it back now
+    entry: Entry  # the entry last counted: its ttl and times give a renewed deadline
 
 
 class HitBuffer:
@@ -70,7 +71,7 @@ class HitBuffer:
             pending = self._pending.get(slot)
             if pending is None:
                 pending = PendingHit(
-                    entry.key, entry.variant, entry.created_at, entry.size, 1, now, renew
+                    entry.key, entry.variant, entry.created_at, entry.size, 1, now, renew, entry
                 )
             else:
                 pending = PendingHit(
@@ -81,11 +82,21 @@ class HitBuffer:
                     pending.count + 1,
                     max(now, pending.accessed_at),
                     renew or pending.renew,
+                    entry,
                 )
             self._pending[slot] = pending
             if self._next is None:
                 self._next = now + self._interval
             return renew or now >= self._next
+
+    def pending(self, key: str, variant: str, created_at: float) -> PendingHit | None:
+        """Return the hits on one stored response not yet written back, if any.
+
+        A storage adds them to what it reads, so this process sees its own hits
+        before they are written back.
+        """
+        with self._lock:
+            return self._pending.get((key, variant, created_at))
 
     def drain(self, now: float | None = None) -> list[PendingHit]:
         """Return every pending hit and forget it; ``now`` starts the next interval."""

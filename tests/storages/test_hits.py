@@ -127,3 +127,16 @@ def test_freshened_replaces_headers_and_times_and_clears_invalidated() -> None:
         invalidated=False,
     )
     assert (fresh.body, fresh.body_ref) == (b"abc", "r")
+
+
+def test_pending_tells_the_hits_not_yet_written_back_of_one_response() -> None:
+    hits = HitBuffer(Lifetime(), interval=60)
+    first, later = entry(hits=1), entry(hits=2)
+    hits.add(first, T0)
+    hits.add(later, T0 + 1)
+    pending = hits.pending("http://example.com/", "", T0)
+    assert pending is not None
+    assert (pending.count, pending.accessed_at, pending.entry) == (2, T0 + 1, later)
+    assert hits.pending("http://example.com/", "", T0 + 1) is None  # another response
+    hits.drain()
+    assert hits.pending("http://example.com/", "", T0) is None

@@ -21,7 +21,7 @@ from httpcache._storages.s3._common import (
     orphans,
     written_before,
 )
-from httpcache._storages.s3._memo import HitLedger, RecordMemo
+from httpcache._storages.s3._memo import RecordMemo
 from httpcache._storages.s3._record import (
     Record,
     Slot,
@@ -85,7 +85,7 @@ def test_record_round_trip_keeps_heads_inline_bodies_and_references() -> None:
 
 def test_slot_entry_carries_body_reference_and_pending_hits() -> None:
     stored = replace(slot(), hits=3, accessed_at=T0 + 1)
-    pending = PendingHit(KEY, "v", T0, 4, 2, T0 + 5, False)
+    pending = PendingHit(KEY, "v", T0, 4, 2, T0 + 5, False, entry())
     found = slot_entry(SERIALIZER, KEY_HASH, stored, lambda k, v, c: pending)
     assert (found.body, found.body_ref, found.hits, found.accessed_at) == (
         b"body",
@@ -204,8 +204,8 @@ def test_put_slot_replaces_its_variant_keeps_others_and_drops_expired() -> None:
 def test_add_hits_only_on_the_stored_response_they_were_on() -> None:
     stored = record(slot("en"), slot("de"))
     hits = [
-        PendingHit(KEY, "en", T0, 4, 3, T0 + 9, False),
-        PendingHit(KEY, "de", T0 - 1, 4, 7, T0 + 9, False),  # on an older response
+        PendingHit(KEY, "en", T0, 4, 3, T0 + 9, False, entry("en")),
+        PendingHit(KEY, "de", T0 - 1, 4, 7, T0 + 9, False, entry("de")),  # an older response
     ]
     new = add_hits(stored, hits)
     assert new is not None
@@ -251,18 +251,6 @@ def test_record_memo_bounds_entries_and_bytes() -> None:
     assert memo.get("big") is None
     memo.forget("c")
     assert memo.get("c") is None
-
-
-def test_hit_ledger_tells_pending_hits_of_one_response() -> None:
-    ledger = HitLedger(Lifetime(), interval=60)
-    hit = entry()
-    ledger.add(hit, T0)
-    ledger.add(hit, T0 + 1)
-    pending = ledger.pending(KEY, "v", T0)
-    assert pending is not None and pending.count == 2
-    assert ledger.pending(KEY, "v", T0 + 1) is None
-    ledger.drain()
-    assert ledger.pending(KEY, "v", T0) is None
 
 
 # -- listings ------------------------------------------------------------------------------

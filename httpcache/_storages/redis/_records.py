@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from ..._exceptions import SerializationError
 from ..._models import Entry
 from .._expiry import Lifetime, is_expired
+from .._hits import PendingHit
 from ._keys import index_belongs_to
 
 __all__ = [
@@ -49,9 +50,9 @@ INLINE_LIMIT = 64 * 1024
 _HEAD, _BODY, _STAMP, _HITS, _ACCESSED = b"h", b"b", b"m", b"n", b"a"
 _INLINE, _REF = b"="[0], b"#"[0]
 
-Pending = Mapping[tuple[str, str, float], tuple[int, float]]
-"""Hits this process counted but has not written back: ``(key, variant, created_at)`` to
-``(count, last hit)``."""
+Pending = Callable[[str, str, float], PendingHit | None]
+"""Hits this process counted but has not written back, by ``(key, variant, created_at)``
+(:meth:`HitBuffer.pending`)."""
 
 
 def encode_variant(variant: str) -> bytes:
@@ -129,10 +130,12 @@ def _entry(
         accessed_at = None if accessed is None else float(accessed)
     except ValueError as exc:
         raise SerializationError(f"the record's hit count or time is unreadable: {exc}") from exc
-    seen = pending.get((entry.key, entry.variant, entry.created_at)) if pending else None
+    seen = pending(entry.key, entry.variant, entry.created_at)
     if seen is not None:  # counted here, not yet written back
-        hits += seen[0]
-        accessed_at = seen[1] if accessed_at is None else max(seen[1], accessed_at)
+        hits += seen.count
+        accessed_at = (
+            seen.accessed_at if accessed_at is None else max(seen.accessed_at, accessed_at)
+        )
     return replace(entry, hits=hits, accessed_at=accessed_at, body=body, body_ref=ref)
 
 

@@ -2,7 +2,7 @@
 
 The key layout and the expiry arithmetic live in ``_keys``, the fields of a variant
 index and how to read them in ``_records``, the Lua scripts in ``_scripts``, and the
-pending hits in ``_hitlog``; this module only moves bytes. Every change that must be
+pending hits in a ``HitBuffer``; this module only moves bytes. Every change that must be
 seen whole (committing an entry, freshening it, counting hits, removing variants) is
 one Lua script, so it is atomic on the server: a reader sees the old entry or the
 new one, never a mix.
@@ -14,7 +14,7 @@ What each operation costs (round trips to Redis):
 * storing a larger body: one ``RPUSH`` per full MiB, then the commit, which carries
   the last partial chunk;
 * a 304 freshening: one script call;
-* hits: none on the request path, then one script call per batch (``HitLog``).
+* hits: none on the request path, then one script call per batch (``HitBuffer``).
 
 Invariants:
 
@@ -51,9 +51,8 @@ from ..._exceptions import ConfigurationError, StorageError
 from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
 from .._expiry import Lifetime, StorageLifetime
-from .._hits import PendingHit
+from .._hits import HitBuffer, PendingHit
 from . import _scripts
-from ._hitlog import HitLog
 from ._keys import (
     BODY_CHUNK,
     body_key,
@@ -180,7 +179,7 @@ class RedisStorage(StorageLifetime):
         self._base = root_base(namespace)
         # Heads are immutable bytes: decoding the same record again gives the same entry.
         self._loads = functools.lru_cache(maxsize=_DECODED_HEADS)(self._serializer.loads)
-        self._hits = HitLog(lifetime)
+        self._hits = HitBuffer(lifetime)
         self._children: weakref.WeakSet[RedisStorage] = weakref.WeakSet()
         self._commit = client.register_script(_scripts.COMMIT)
         self._update = client.register_script(_scripts.UPDATE)
@@ -283,17 +282,17 @@ class RedisStorage(StorageLifetime):
                 count = max(1, math.ceil(size / BODY_CHUNK))
         return self._chunks(key, first, count, size)
 
-    def _write_hits(self, batch: list[tuple[PendingHit, Entry]]) -> None:
+    def _write_hits(self, batch: list[PendingHit]) -> None:
         """Write drained hits back: one script call per :data:`_HITS_BATCH` responses."""
         now = self._clock()
         for start in range(0, len(batch), _HITS_BATCH):
             keys: list[bytes] = []
             args: list[bytes | int | str] = [body_prefix(self._base)]
-            for hit, entry in batch[start : start + _HITS_BATCH]:
+            for hit in batch[start : start + _HITS_BATCH]:
                 expiry: int | str = ""
                 if self.sliding:  # every write-back of a sliding entry pushes its expiry back
-                    last = max(hit.accessed_at, entry.accessed_at or 0.0)
-                    touched = replace(entry, accessed_at=last)
+                    last = max(hit.accessed_at, hit.entry.accessed_at or 0.0)
+                    touched = replace(hit.entry, accessed_at=last)
                     expiry = native_ttl_ms(touched, self._lifetime, now, self.grace)
                 keys.append(index_key(self._base, hit.key))
                 args += [

@@ -4,11 +4,8 @@
   a 304 freshening or a hit write-back that follows a read of the same key writes with
   ``If-Match: <etag>`` (or ``If-None-Match: *`` for a key known to be empty) without
   reading again; a stale memo only costs the conditional write's ``412`` and one read.
-* :class:`HitLedger`: the :class:`HitBuffer` of the storage, which can also tell the
-  hits it holds on one stored response, so that this process reads its own hits back
-  before they are written.
 
-Both are safe to share between threads: each call holds a short lock.
+It is safe to share between threads: each call holds a short lock.
 """
 
 from __future__ import annotations
@@ -16,11 +13,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from .._hits import HitBuffer, PendingHit
 from ._common import MEMO_BYTES, MEMO_SIZE
 from ._record import Record
 
-__all__ = ["HitLedger", "Known", "RecordMemo"]
+__all__ = ["Known", "RecordMemo"]
 
 Known = tuple[str | None, Record | None]
 """(ETag, record) of a key; ``(None, None)``: the key had no record."""
@@ -70,12 +66,3 @@ class RecordMemo:
         known = self._items.pop(key_hash, None)
         if known is not None and known[1] is not None:
             self._bytes -= known[1].nbytes
-
-
-class HitLedger(HitBuffer):
-    """A :class:`HitBuffer` that also answers "which hits on this response are pending?"."""
-
-    def pending(self, key: str, variant: str, created_at: float) -> PendingHit | None:
-        """Return the hits on one stored response not yet written back, if any."""
-        with self._lock:
-            return self._pending.get((key, variant, created_at))

@@ -23,7 +23,7 @@ from ..._exceptions import ConfigurationError, SerializationError, StorageError
 from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
 from .._expiry import Lifetime, StorageLifetime, is_expired
-from .._hits import PendingHit
+from .._hits import HitBuffer, PendingHit
 from ._common import (
     CONFLICT_RETRIES,
     DEFAULT_PREFIX,
@@ -48,7 +48,7 @@ from ._common import (
     storage_errors,
     written_before,
 )
-from ._memo import HitLedger, Known, RecordMemo
+from ._memo import Known, RecordMemo
 from ._record import (
     Record,
     RecordMeta,
@@ -146,7 +146,7 @@ class S3Storage(StorageLifetime):
         self._page_size = PAGE_SIZE  # tests lower it to see listings span pages
         self._inline_limit = INLINE_LIMIT  # bodies up to this size live in the record
         self._hit_interval = float(hit_flush_interval)
-        self._hits = HitLedger(lifetime, interval=self._hit_interval)
+        self._hits = HitBuffer(lifetime, interval=self._hit_interval)
         self._memo = RecordMemo()
 
     @property
@@ -171,7 +171,7 @@ class S3Storage(StorageLifetime):
         child._prefix = prefix
         child._namespace = f"{self._namespace}/{name}" if self._namespace else name
         child._is_root = False
-        child._hits = HitLedger(self._lifetime, interval=self._hit_interval)
+        child._hits = HitBuffer(self._lifetime, interval=self._hit_interval)
         child._memo = RecordMemo()
         return child
 
