@@ -2,9 +2,11 @@
 
 A :class:`HitLog` keeps one :class:`~httpcache._storages._hits.HitBuffer` per namespace (the
 buffer's slots name a key, not a namespace) and, beside it, what those buffers hold, so that
-``get_entries`` can add this process's unwritten hits to what the database says: a storage
-sees its own hits at once, other processes (the CLI) after the write-back, at most
-``interval`` seconds later (or at close).
+``get_entries`` can add this process's unwritten hits to the counts the database holds: a
+storage sees its own hits at once, other processes (the CLI) after the write-back, at most
+``interval`` seconds later (or at close). The view holds counts only: an entry's
+``accessed_at`` stays the last one written back, which is what a sliding renewal is due
+from (:meth:`Lifetime.renewal_due`).
 
 Invariants:
 
@@ -35,7 +37,7 @@ class HitLog:
         self._interval = interval
         self._lock = threading.Lock()
         self._buffers: dict[str, HitBuffer] = {}
-        self._views: dict[str, dict[_Slot, tuple[int | None, int, float]]] = {}
+        self._views: dict[str, dict[_Slot, tuple[int | None, int]]] = {}
 
     def __len__(self) -> int:
         return sum(len(view) for view in self._views.values())
@@ -53,10 +55,7 @@ class HitLog:
             due = buffer.add(entry, now)
             view = self._views[namespace]
             seen = view.get(slot)
-            if seen is None:
-                view[slot] = (entry.size, 1, now)
-            else:
-                view[slot] = (entry.size, seen[1] + 1, max(now, seen[2]))
+            view[slot] = (entry.size, 1 if seen is None else seen[1] + 1)
             return due
 
     def pending(self, namespace: str) -> Pending | None:

@@ -48,9 +48,9 @@ Row = tuple[object, ...]
 """A row as selected: ``(id, cache_key, variant, head, hits, size, accessed_at)``, and for a
 lookup also ``(body, body_id, chunks)``."""
 
-Pending = Mapping[tuple[str, str, float], tuple[int | None, int, float]]
+Pending = Mapping[tuple[str, str, float], tuple[int | None, int]]
 """This process's unwritten hits of one namespace: ``(key, variant, created_at)`` to
-``(size, count, last hit)`` (see ``_pending.HitLog``)."""
+``(size, count)`` (see ``_pending.HitLog``)."""
 
 MEMO_SIZE = 1024
 """Decoded heads kept per storage tree (the oldest is forgotten first)."""
@@ -118,7 +118,7 @@ def decode_row(
     A record that decodes but names another key or variant than its row (a foreign or
     tampered record) is unreadable too, and so is a row whose body columns disagree with
     its size. ``hits``, ``size`` and ``accessed_at`` come from their columns; ``pending``
-    adds the hits this process has not written back yet.
+    adds to ``hits`` the hits this process has not written back yet.
     """
     row_id, key, variant, head, hits, size, accessed_at = row[:7]
     if not isinstance(head, bytes):
@@ -140,8 +140,7 @@ def decode_row(
             memo.put(row_id, key, variant, head, entry)
     unwritten = pending.get((entry.key, entry.variant, entry.created_at)) if pending else None
     if unwritten is not None and unwritten[0] == size:
-        hits += unwritten[1]
-        accessed_at = unwritten[2] if accessed_at is None else max(accessed_at, unwritten[2])
+        hits += unwritten[1]  # accessed_at stays as written: sliding renewal is due from it
     if (
         body is not None
         or ref is not None
