@@ -1,8 +1,8 @@
 """The SQLite backend of the storage contract suite.
 
-The storage pair is written by hand (DESIGN §2) in ``httpcache/_sqlite_async.py`` and
-``httpcache/_sqlite_sync.py``; both are imported from the package face, so the generated
-sync copy of this file (``AsyncSQLiteStorage`` -> ``SQLiteStorage``) tests the sync half.
+The storage pair is written by hand (DESIGN §2) in ``httpcache/_storages/sqlite/_async.py``
+and ``_sync.py``; both are imported from the package face, so the generated sync copy of
+this file (``AsyncSQLiteStorage`` -> ``SQLiteStorage``) tests the sync half.
 """
 
 from __future__ import annotations

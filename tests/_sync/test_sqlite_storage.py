@@ -34,7 +34,7 @@ from httpcache import (
     StorageError,
     StorageStats,
 )
-from httpcache._storages.sqlite._sql import CHUNK_SIZE
+from httpcache._storages.sqlite._sql import CHUNK_SIZE, INLINE_LIMIT
 
 BASE = "http://example.com"
 T0 = 1_000_000.0
@@ -125,12 +125,17 @@ def test_sqlite_expiry_is_indexed_and_used(db: Path) -> None:
         )
         assert (
             "httpcache_expires_at",
-            'CREATE INDEX "httpcache_expires_at" ON "httpcache" (expires_at)',
+            'CREATE INDEX "httpcache_expires_at" ON "httpcache" (expires_at)'
+            " WHERE expires_at IS NOT NULL",
         ) in indexes
         plan = storage._fetchall(
             "EXPLAIN QUERY PLAN DELETE FROM httpcache WHERE expires_at <= ?", (T0,)
         )
         assert any("httpcache_expires_at" in str(row[-1]) for row in plan)
+        plan = storage._fetchall(  # a staged body is found by its id, not by a scan
+            "EXPLAIN QUERY PLAN " + storage._queries.delete_chunks, ("id", "id")
+        )
+        assert any("httpcache_body_id" in str(row[-1]) for row in plan)
 
 
 def test_sqlite_without_path_or_connection_is_private_memory(tmp_path: Path) -> None:
@@ -263,8 +268,11 @@ def test_sqlite_abort_and_replace_leave_no_stray_chunks(db: Path) -> None:
             writer.commit()
 
         put(storage, make_entry(), b"old" * CHUNK_SIZE)
-        put(storage, make_entry(), b"new")
-        assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 1
+        put(storage, make_entry(), b"newer" * CHUNK_SIZE)
+        assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 5
+        put(storage, make_entry(), b"inline")  # chunked -> inline drops the chunks too
+        assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 0
+        put(storage, make_entry(), b"big" * CHUNK_SIZE)
         storage.delete_entries(BASE + "/a")
         assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 0
 
@@ -290,7 +298,7 @@ def test_sqlite_delete_expired_sweeps_only_old_orphaned_stages(db: Path) -> None
             "INSERT INTO httpcache_bodies (body_id, seq, chunk, staged_at) VALUES (?, 0, ?, ?)",
             ("crashed", b"z", 1.0),
         )
-        kept = put(storage, make_entry("/kept"), b"kept")
+        kept = put(storage, make_entry("/kept"), b"k" * (INLINE_LIMIT + 1))  # chunked
         storage._execute(  # a committed body is never swept, however old
             "UPDATE httpcache_bodies SET staged_at = 1.0"
             " WHERE body_id IN (SELECT body_id FROM httpcache)"
@@ -302,7 +310,7 @@ def test_sqlite_delete_expired_sweeps_only_old_orphaned_stages(db: Path) -> None
         live.write(b"!")
         committed = live.commit()
         assert body_of(storage, committed) == b"y" * CHUNK_SIZE + b"!"
-        assert body_of(storage, kept) == b"kept"
+        assert body_of(storage, kept) == b"k" * (INLINE_LIMIT + 1)
 
 
 # -- metadata, namespaces, management --------------------------------------------------------

@@ -1,20 +1,26 @@
 """SQLite storage over ``aiosqlite`` (hand-written; DESIGN §2).
 
 Its sync twin is ``sqlite._sync.SQLiteStorage`` over :mod:`sqlite3`. The two are written by
-hand because the libraries differ too much for ``scripts/unasync.py``; every statement, the
-schema and the row mapping live in ``_sqlite_common`` so they cannot drift, and one contract
-suite runs against both. This module lives outside ``_async/`` so that the script neither
-generates nor checks a sync copy of it.
+hand because the libraries differ too much for ``scripts/unasync.py``; every statement and
+the schema live in ``_sql``, the row mapping and body buffering in ``_rows``, the hit
+bookkeeping in ``_pending``, so they cannot drift, and one contract suite runs against both.
+This module lives outside ``_async/`` so that the script neither generates nor checks a sync
+copy of it.
 
 Invariants:
 
 * One ``aiosqlite`` connection per storage tree (the storage and every
   :meth:`AsyncSQLiteStorage.with_namespace` child), opened lazily. ``aiosqlite`` runs its
   calls one at a time on its own thread, and every statement is a single statement (see
-  ``_sqlite_common``), so no lock is held across an ``await`` except while opening.
-* Nothing holds the connection while the caller's code runs (bodies and listings are
+  ``_sql``), so no lock is held across an ``await`` except while opening.
+* One ``aiosqlite`` call (one hop to its thread) per storage operation: ``execute_fetchall``
+  for a query, ``execute`` or ``executemany`` for a write (a caller's connection that
+  opens transactions implicitly adds a ``commit``). A hit is one SELECT and no write; hits
+  are written back in batches as one ``executemany``.
+* Nothing holds the connection while the caller's code runs (large bodies and listings are
   fetched a chunk or a page at a time).
-* ``aclose()`` closes only a connection the storage opened itself; the next call reopens.
+* ``aclose()`` flushes pending hits, then closes only a connection the storage opened
+  itself; the next call reopens.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -37,23 +44,32 @@ from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
 from ..._synchronization import arun_blocking
 from .._expiry import Lifetime, StorageLifetime
+from ._errors import storage_errors
+from ._files import create_private_file
+from ._pending import HitLog
+from ._rows import (
+    BodyBuffer,
+    HeadMemo,
+    Row,
+    decode_row,
+    hit_params,
+    new_body_id,
+    parse_body_ref,
+    stats_from_row,
+    update_params,
+    upsert_params,
+)
 from ._sql import (
     DEFAULT_TABLE_NAME,
     MEMORY,
     PAGE_SIZE,
     STAGING_GRACE,
-    Chunker,
-    Row,
     check_settings,
     child_namespace,
-    decode_row,
-    hit_statement,
     is_memory,
-    new_body_id,
     queries,
-    stats_from_row,
-    update_params,
-    upsert_params,
+    schema_action,
+    schema_state,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +78,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncSQLiteStorage", "AsyncSQLiteWriter"]
 
 logger = logging.getLogger("httpcache.storage")
+
+_row_id = operator.itemgetter(0)
 
 
 def _aiosqlite() -> ModuleType:
@@ -74,29 +92,22 @@ def _aiosqlite() -> ModuleType:
     return aiosqlite
 
 
-@contextlib.contextmanager
-def _storage_errors() -> Iterator[None]:
+def _in_transaction(conn: aiosqlite.Connection) -> bool:
+    """Tell whether ``conn`` has a transaction open (no hop: a plain attribute read)."""
     try:
-        yield
-    except sqlite3.Error as exc:
-        raise StorageError(f"SQLite storage failed: {exc}") from exc
-    except OSError as exc:
-        raise StorageError(f"SQLite storage could not open its database: {exc}") from exc
+        return conn.in_transaction
+    except ValueError:  # aiosqlite: "no active connection"
+        return False
 
 
-def _create_private_file(database: str) -> None:
-    """Create ``database`` readable by its owner only (0600) unless it exists (DESIGN §5)."""
-    if is_memory(database):
-        return
-    try:
-        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
+async def _one(body: bytes) -> AsyncIterator[bytes]:
+    """Yield an inline body as its only chunk (nothing for an empty one)."""
+    if body:
+        yield body
 
 
 class _Shared:
-    """The connection and settings shared by a storage and its namespaces."""
+    """The connection, settings and bookkeeping shared by a storage tree."""
 
     def __init__(
         self,
@@ -105,6 +116,8 @@ class _Shared:
         table_name: str,
         create_table: bool,
         timeout: float,
+        wal: bool,
+        lifetime: Lifetime,
     ) -> None:
         self.database = database
         self.owned = connection is None
@@ -112,8 +125,12 @@ class _Shared:
         self.queries = queries(table_name)
         self.create_table = create_table
         self.timeout = timeout
+        self.wal = wal
+        self.lifetime = lifetime
         self.opening = asyncio.Lock()  # aiosqlite is asyncio-only
-        self.ready = False  # schema checked on the current connection
+        self.ready = False  # schema checked (and a caller's connection tuned) on this connection
+        self.memo = HeadMemo()
+        self.hits = HitLog(lifetime)
 
     async def _connect(self) -> aiosqlite.Connection:
         """Return the connection, opening it (and the schema) first if needed."""
@@ -123,14 +140,14 @@ class _Shared:
         async with self.opening:
             conn = self.connection
             if conn is None:
-                await arun_blocking(_create_private_file, self.database)
+                await arun_blocking(create_private_file, self.database)
                 conn = await _aiosqlite().connect(
                     self.database,
                     timeout=self.timeout,
                     isolation_level=None,  # autocommit: every statement is its own transaction
                 )
                 try:
-                    if not is_memory(self.database):
+                    if self.wal and not is_memory(self.database):
                         await conn.execute_fetchall("PRAGMA journal_mode=WAL")
                         await conn.execute_fetchall("PRAGMA synchronous=NORMAL")
                 except BaseException:
@@ -140,27 +157,66 @@ class _Shared:
                 self.connection = conn
                 self.ready = False
             if not self.ready:
-                if self.create_table:
-                    for statement in self.queries.schema:
-                        await conn.execute_fetchall(statement)
-                    await self._commit(conn)
+                if not self.owned and self.wal:
+                    await self._tune(conn)
+                await self._prepare(conn)
                 self.ready = True
             return conn
+
+    @staticmethod
+    async def _tune(conn: aiosqlite.Connection) -> None:
+        """Put a caller's connection in WAL mode with ``synchronous=NORMAL`` (``wal=True``)."""
+        try:
+            await conn.execute_fetchall("PRAGMA journal_mode=WAL")
+            await conn.execute_fetchall("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError as exc:  # e.g. inside the caller's transaction
+            logger.warning("could not put the SQLite connection in WAL mode: %s", exc)
+
+    async def _prepare(self, conn: aiosqlite.Connection) -> None:
+        """Check the entry table's schema; create it, or rebuild an old one (``create_table``)."""
+        q = self.queries
+        rows = await conn.execute_fetchall(q.table_info)
+        state = schema_state({row[1] for row in rows})
+        if not schema_action(state, create_table=self.create_table, table=q.table):
+            return
+        await self._commit(conn)
+        await conn.execute_fetchall("BEGIN IMMEDIATE")  # one process rebuilds; others see it
+        try:
+            rows = await conn.execute_fetchall(q.table_info)
+            if schema_state({row[1] for row in rows}) == "old":
+                for statement in q.drop:
+                    await conn.execute_fetchall(statement)
+                logger.warning(
+                    "rebuilt the SQLite cache table %r in the current layout;"
+                    " its old entries were dropped",
+                    q.table,
+                )
+            for statement in q.schema:
+                await conn.execute_fetchall(statement)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await conn.rollback()
+            raise
+        await conn.commit()
 
     @staticmethod
     async def _commit(conn: aiosqlite.Connection) -> None:
         # A connection we opened is in autocommit mode; a caller's may open transactions
         # implicitly (sqlite3's default isolation level), so commit what we just wrote.
-        with contextlib.suppress(ValueError):  # aiosqlite: "no active connection"
-            if conn.in_transaction:
+        if _in_transaction(conn):
+            with contextlib.suppress(ValueError):  # aiosqlite: "no active connection"
                 await conn.commit()
 
     async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        """Run a query and return its rows."""
-        with _storage_errors():
-            conn = await self._connect()
-            rows = await conn.execute_fetchall(sql, params)
-            return [tuple(row) for row in rows]
+        """Run a query and return its rows (one hop)."""
+        with storage_errors:
+            conn = self.connection if self.ready else None
+            if conn is None:
+                conn = await self._connect()
+            rows: list[Row] = list(await conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
+        if rows and type(rows[0]) is not tuple:  # a caller's row_factory
+            rows = [tuple(row) for row in rows]
+        return rows
 
     async def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         """Run a query and return its first row, or ``None``."""
@@ -169,54 +225,84 @@ class _Shared:
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run one write statement, commit it, and return how many rows it changed."""
-        with _storage_errors():
-            conn = await self._connect()
+        with storage_errors:
+            conn = self.connection if self.ready else None
+            if conn is None:
+                conn = await self._connect()
             try:
-                async with conn.execute(sql, params) as cursor:
-                    return cursor.rowcount
+                cursor = await conn.execute(sql, params)  # one hop; nothing left to fetch
+                return cursor.rowcount
             finally:
                 # SQLite has undone a failed statement itself; never leave a transaction open.
                 # Not rollback(): on a caller's connection in sqlite3's default mode, other
                 # tasks' statements may share the implicit transaction.
-                with anyio.CancelScope(shield=True):
-                    await self._commit(conn)
+                if _in_transaction(conn):
+                    with anyio.CancelScope(shield=True):
+                        await self._commit(conn)
+
+    async def executemany(self, sql: str, params: Iterable[Sequence[object]]) -> None:
+        """Run one write statement over every parameter row, and commit (one hop)."""
+        with storage_errors:
+            conn = self.connection if self.ready else None
+            if conn is None:
+                conn = await self._connect()
+            try:
+                await conn.executemany(sql, params)
+            finally:
+                if _in_transaction(conn):
+                    with anyio.CancelScope(shield=True):
+                        await self._commit(conn)
+
+    async def flush_hits(self, now: float | None = None) -> None:
+        """Write back every pending hit of the tree as one ``executemany``."""
+        batches = self.hits.drain(now)
+        if not batches:
+            return
+        lifetime = self.lifetime
+        params = [row for ns, batch in batches for row in hit_params(ns, batch, lifetime)]
+        if params:
+            await self.executemany(self.queries.add_hits(lifetime), params)
 
     async def aclose(self) -> None:
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.flush_hits()
+        except StorageError as exc:  # bookkeeping only: never keep the connection open for it
+            logger.warning("could not write back SQLite cache hits on close: %s", exc)
         async with self.opening:
             self.ready = False
             conn = self.connection
             if conn is None or not self.owned:
                 return  # a caller's connection is theirs to close
             self.connection = None
-            with _storage_errors(), anyio.CancelScope(shield=True):
+            with storage_errors, anyio.CancelScope(shield=True):
                 await conn.close()
 
 
 class AsyncSQLiteStorage(StorageLifetime):
     """Keep entries in an SQLite database through ``aiosqlite``; the async ``SQLiteStorage``.
 
-    Needs the ``sqlite`` extra (``pip install 'httpcache[sqlite]'``). Heads are serialized
-    into one row per variant; bodies are stored beside them as chunks of at most 1 MiB,
-    written and read one chunk at a time, so a large body never sits in memory. An entry
-    becomes visible only when its writer commits. A database the storage opens itself is
-    put in WAL mode with ``synchronous=NORMAL`` and the busy timeout ``timeout``, so several
-    processes (sync or async) can share one file.
+    Needs the ``sqlite`` extra (``pip install 'httpcache[sqlite]'``). It behaves exactly like
+    :class:`~httpcache.SQLiteStorage` (small bodies inline so a hit is one ``SELECT``, large
+    ones in 1 MiB chunks, hits written back in batches, WAL mode), and the two share one file
+    across processes. Every storage operation is one call to aiosqlite's thread.
 
     Args:
-        path: Database file to open (created 0600 if missing). Without ``path`` or
-            ``connection`` the storage opens a private in-memory database, which
-            ``aclose()`` discards.
-        connection: An open ``aiosqlite.Connection`` to use instead. It is used as
-            configured (no PRAGMAs are changed) and never closed by the storage.
+        path: Database file (created 0600 if missing); neither ``path`` nor ``connection``:
+            a private in-memory database, discarded by ``aclose()``.
+        connection: An open ``aiosqlite.Connection`` to use instead, switched to WAL mode
+            unless ``wal=False``; never closed by the storage.
         serializer: How heads are encoded; ``None`` means :class:`JSONSerializer`.
-        ttl: Seconds an entry is kept after it was stored or last freshened. The
-            deadline is computed on write and kept in the indexed ``expires_at`` column.
-        table_name: The entry table; bodies go to ``<table_name>_bodies``. Letters,
-            digits and ``_`` only.
-        create_table: Create the tables, index and triggers if they are missing. With
-            ``False`` they must already exist, or every call raises
-            :class:`StorageError` (and :meth:`health` is false).
+        ttl: Seconds an entry is kept after it was stored or last freshened.
+        sliding: A hit renews ``ttl`` (needs a ``ttl``).
+        max_lifetime: Seconds an entry is kept at most after it was first stored.
+        table_name: The entry table; bodies go to ``<table_name>_bodies``.
+        create_table: Create missing tables (and rebuild, empty, an older httpcache's);
+            with ``False`` every call raises :class:`StorageError` unless they exist.
         timeout: Seconds to wait for another connection's lock before failing.
+        wal: Put the database in WAL mode with ``synchronous=NORMAL`` (a crash may lose the
+            last writes, a miss for a cache, but never corrupts the file); ``False`` leaves
+            both as configured.
         clock: Source of the current time for ``ttl``.
 
     Raises:
@@ -236,6 +322,7 @@ class AsyncSQLiteStorage(StorageLifetime):
         table_name: str = DEFAULT_TABLE_NAME,
         create_table: bool = True,
         timeout: float = 5.0,
+        wal: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if path is not None and connection is not None:
@@ -248,7 +335,9 @@ class AsyncSQLiteStorage(StorageLifetime):
         self.table_name = table_name
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
-        self._shared = _Shared(database, connection, table_name, create_table, timeout)
+        self._shared = _Shared(
+            database, connection, table_name, create_table, timeout, wal, lifetime
+        )
         self._queries = self._shared.queries
         self._namespace = ""
 
@@ -260,8 +349,8 @@ class AsyncSQLiteStorage(StorageLifetime):
     def with_namespace(self, name: str) -> AsyncSQLiteStorage:
         """Return a child storage whose entries live under namespace ``name``.
 
-        The child shares this storage's connection; its :meth:`clear` touches only its own
-        namespace and its children's.
+        The child shares this storage's connection and hit buffer; its :meth:`clear`
+        touches only its own namespace and its children's.
         """
         namespace = child_namespace(self._namespace, name)
         child = AsyncSQLiteStorage(
@@ -286,27 +375,28 @@ class AsyncSQLiteStorage(StorageLifetime):
         """Run one query on the storage's connection and return its rows."""
         return await self._shared.fetchall(sql, params)
 
-    async def _decode(self, row: Row) -> Entry | None:
-        """Return the entry of ``row``; drop an unreadable row (a logged miss)."""
-        try:
-            return decode_row(self._serializer, row)
-        except SerializationError as exc:
-            logger.warning("dropping an unreadable SQLite cache record: %s", exc)
-            await self._shared.execute(self._queries.delete_unreadable, (row[0], row[3]))
-            return None
+    async def _drop(self, row: Row, exc: SerializationError) -> None:
+        """Delete an unreadable row (a logged miss), unless a writer replaced it meanwhile."""
+        logger.warning("dropping an unreadable SQLite cache record: %s", exc)
+        await self._shared.execute(self._queries.delete_unreadable, (row[0], row[3]))
 
     # -- the storage contract ------------------------------------------------------------
 
     async def get_entries(self, key: str) -> list[Entry]:
-        """Return every unexpired variant of ``key``."""
-        rows = await self._shared.fetchall(
+        """Return every unexpired variant of ``key``, small bodies inline (one SELECT)."""
+        shared = self._shared
+        rows = await shared.fetchall(
             self._queries.select_variants, (self._namespace, key, self._clock())
         )
+        if len(rows) > 1:
+            rows.sort(key=_row_id)
+        pending = shared.hits.pending(self._namespace)
         found: list[Entry] = []
         for row in rows:
-            entry = await self._decode(row)
-            if entry is not None:
-                found.append(entry)
+            try:
+                found.append(decode_row(self._serializer, row, shared.memo, pending))
+            except SerializationError as exc:
+                await self._drop(row, exc)
         return found
 
     async def open_writer(self, entry: Entry) -> AsyncSQLiteWriter:
@@ -316,52 +406,76 @@ class AsyncSQLiteStorage(StorageLifetime):
     async def open_body(self, entry: Entry) -> AsyncIterator[bytes] | None:
         """Return the body of ``entry`` as chunks of at most 1 MiB, or ``None`` if it is gone.
 
-        Chunks are fetched one at a time as the iterator is consumed. Should the entry be
-        replaced or deleted meanwhile, the iterator raises :class:`StorageError` rather than
-        end a body short.
+        An entry :meth:`get_entries` returned with a large body names its chunks
+        (``body_ref``), so no second lookup of the row is needed. Chunks are fetched one at
+        a time as the iterator is consumed. Should the entry be replaced or deleted
+        meanwhile, the iterator raises :class:`StorageError` rather than end a body short.
         """
-        row = await self._shared.fetchone(
-            self._queries.select_body, (self._namespace, entry.key, entry.variant)
-        )
-        if row is None or not isinstance(row[0], str) or not isinstance(row[1], int):
-            return None
-        return self._chunks(row[0], row[1])
+        ref = parse_body_ref(entry.body_ref)
+        if ref is None:
+            row = await self._shared.fetchone(
+                self._queries.select_body, (self._namespace, entry.key, entry.variant)
+            )
+            if row is None:
+                return None
+            body, body_id, chunks = row
+            if isinstance(body, bytes):
+                return _one(body)
+            if not isinstance(body_id, str) or not isinstance(chunks, int):
+                return None
+            ref = body_id, chunks
+        body_id, count = ref
+        first = await self._shared.fetchone(self._queries.select_chunk, (body_id, 0))
+        if first is None or not isinstance(first[0], bytes):
+            return None  # replaced or deleted since it was looked up
+        return self._chunks(body_id, count, first[0])
 
-    async def _chunks(self, body_id: str, count: int) -> AsyncIterator[bytes]:
-        for seq in range(count):
+    async def _chunks(self, body_id: str, count: int, first: bytes) -> AsyncIterator[bytes]:
+        yield first
+        for seq in range(1, count):
             row = await self._shared.fetchone(self._queries.select_chunk, (body_id, seq))
             if row is None or not isinstance(row[0], bytes):
                 raise StorageError("the stored body was replaced or removed while being read")
             yield row[0]
 
     async def update_entry(self, entry: Entry) -> None:
-        """Replace a stored variant's head and metadata, keeping its body."""
+        """Replace a stored variant's head and metadata, keeping its body (one UPDATE).
+
+        Nothing changes if the variant now holds another response than ``entry``'s
+        (another ``created_at`` or ``size``). Hits and the last access stay as counted.
+        """
         head = self._serializer.dumps(entry)
         await self._shared.execute(
             self._queries.update_head, update_params(self._namespace, entry, head, self._lifetime)
         )
 
     async def record_hit(self, entry: Entry) -> None:
-        """Count one more use of ``entry`` (one atomic ``UPDATE``; sliding: renew its expiry)."""
-        sql, params = hit_statement(
-            self._queries, self._namespace, entry, self._lifetime, self._clock()
-        )
-        await self._shared.execute(sql, params)
+        """Count one more use of ``entry``: in memory, written back in a batch when due.
+
+        A batch is due once a second, or at once when the hit renews a sliding lifetime;
+        it is one ``executemany`` of one ``UPDATE``.
+        """
+        now = self._clock()
+        if self._shared.hits.add(self._namespace, entry, now):
+            await self._shared.flush_hits(now)
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
-        """Remove the given variants of ``key``, or all of them."""
+        """Remove the given variants of ``key``, or all of them (one statement)."""
+        shared = self._shared
         if variants is None:
-            await self._shared.execute(self._queries.delete_key, (self._namespace, key))
+            shared.hits.discard(self._namespace, key)
+            await shared.execute(self._queries.delete_key, (self._namespace, key))
             return
-        for variant in variants:
-            await self._shared.execute(
-                self._queries.delete_variant, (self._namespace, key, variant)
-            )
+        shared.hits.discard(self._namespace, key, set(variants))
+        await shared.executemany(
+            self._queries.delete_variant, [(self._namespace, key, v) for v in variants]
+        )
 
     async def aclose(self) -> None:
-        """Close the connection if the storage opened it; safe to call more than once.
+        """Write back pending hits and close the connection if the storage opened it.
 
-        A caller's ``connection`` is never closed. Using the storage again reopens.
+        Safe to call more than once. A caller's ``connection`` is never closed. Using the
+        storage again reopens.
         """
         await self._shared.aclose()
 
@@ -370,17 +484,22 @@ class AsyncSQLiteStorage(StorageLifetime):
     async def iter_entries(self, pattern: str | None = None) -> AsyncIterator[Entry]:
         """Yield unexpired entries of this namespace tree whose URL matches the glob ``pattern``.
 
-        Rows are fetched a page at a time; the connection is free between pages.
+        Pending hits are written back first. Rows are fetched a page at a time (heads
+        only); the connection is free between pages.
         """
+        await self._shared.flush_hits()  # so that the listing counts this process's hits too
         now = self._clock()
         after = 0
         while True:
             sql, params = self._queries.page(self._namespace, after, now, pattern)
             rows = await self._shared.fetchall(sql, params)
             for row in rows:
-                entry = await self._decode(row)
-                if entry is not None:
-                    yield entry
+                try:
+                    entry = decode_row(self._serializer, row)
+                except SerializationError as exc:
+                    await self._drop(row, exc)
+                    continue
+                yield entry
             if len(rows) < PAGE_SIZE:
                 return
             last = rows[-1][0]
@@ -400,6 +519,7 @@ class AsyncSQLiteStorage(StorageLifetime):
 
     async def clear(self) -> None:
         """Remove every entry of this namespace and its children, bodies included."""
+        self._shared.hits.clear(self._namespace)
         sql, params = self._queries.clear(self._namespace)
         await self._shared.execute(sql, params)
 
@@ -431,29 +551,36 @@ class AsyncSQLiteStorage(StorageLifetime):
 
 
 class AsyncSQLiteWriter:
-    """Stages a body as chunks under a fresh id; :meth:`commit` swaps it in atomically."""
+    """Buffers a small body for a one-statement commit; stages a large one as chunks.
+
+    A body of up to 64 KiB is held in memory and written with its head by :meth:`commit`
+    (one UPSERT). A larger one is written as 1 MiB chunks under a fresh id as they fill,
+    invisible until :meth:`commit` swaps them in.
+    """
 
     def __init__(self, storage: AsyncSQLiteStorage, entry: Entry) -> None:
         self._storage = storage
         self._entry = entry
         self._namespace = storage.namespace
-        self._body_id = new_body_id()
-        self._chunker = Chunker()
+        self._buffer = BodyBuffer()
+        self._body_id: str | None = None
         self._seq = 0
         self._done = False
 
     async def _put(self, chunk: bytes) -> None:
         storage = self._storage
+        if self._body_id is None:
+            self._body_id = new_body_id()
         await storage._shared.execute(
             storage._queries.insert_chunk, (self._body_id, self._seq, chunk, time.time())
         )
         self._seq += 1
 
     async def write(self, chunk: bytes) -> None:
-        """Append ``chunk``; full 1 MiB chunks are written to the database as they fill."""
+        """Append ``chunk``; past 64 KiB, full 1 MiB chunks are written as they fill."""
         if self._done:
             raise RuntimeError("writer already finished")
-        for full in self._chunker.feed(chunk):
+        for full in self._buffer.feed(chunk):
             await self._put(full)
 
     async def commit(self) -> Entry:
@@ -462,33 +589,37 @@ class AsyncSQLiteWriter:
             raise RuntimeError("writer already finished")
         self._done = True
         storage = self._storage
+        buffer = self._buffer
         try:
-            rest = self._chunker.flush()
-            if rest:
-                await self._put(rest)
-            entry = replace(self._entry, size=self._chunker.total)
+            rest = buffer.finish()
+            entry = replace(self._entry, size=buffer.total)
             head = storage._serializer.dumps(entry)
-            await storage._shared.execute(
-                storage._queries.upsert,
-                upsert_params(
-                    self._namespace, entry, head, self._body_id, self._seq, storage._lifetime
-                ),
-            )
+            if buffer.spilled:
+                if rest:
+                    await self._put(rest)
+                params = upsert_params(
+                    self._namespace, entry, head, None, self._body_id, self._seq, storage._lifetime
+                )
+            else:
+                params = upsert_params(
+                    self._namespace, entry, head, rest, None, 0, storage._lifetime
+                )
+            await storage._shared.execute(storage._queries.upsert, params)
         except BaseException:
             await self._discard()
             raise
         return entry
 
     async def abort(self) -> None:
-        """Discard the staged chunks; nothing becomes visible. A no-op once finished."""
+        """Discard the buffered or staged body; nothing becomes visible. A no-op once finished."""
         if self._done:
             return
         self._done = True
-        self._chunker.flush()
+        self._buffer.finish()
         await self._discard()
 
     async def _discard(self) -> None:
-        if not self._seq:
+        if self._body_id is None:
             return
         try:
             with anyio.CancelScope(shield=True):

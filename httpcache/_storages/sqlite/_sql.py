@@ -1,34 +1,43 @@
-"""SQL text, row mapping and body chunking shared by the two SQLite storages (pure).
+"""The schema and every SQL statement of the two SQLite storages (pure).
 
 ``SQLiteStorage`` (stdlib :mod:`sqlite3`) and ``AsyncSQLiteStorage`` (``aiosqlite``) are
 written by hand (DESIGN §2): the two libraries do not line up closely enough for code
-generation. Everything that decides lives here, so the two shells cannot drift: the schema,
-every statement, the namespace and URL filters, the row <-> :class:`Entry` mapping, expiry
-deadlines and how a body is cut into chunks. Nothing here touches a connection or a file.
+generation. Everything that decides lives in this module and in ``_rows``, so the two shells
+cannot drift: the schema and how an old one is recognised, every statement, the namespace
+and URL filters. Nothing here touches a connection or a file, or reads the clock.
 
-The schema, for ``table_name`` ``t``::
+The schema (version :data:`SCHEMA_VERSION`), for ``table_name`` ``t``::
 
     t          one row per stored variant
                id INTEGER PRIMARY KEY, namespace TEXT, cache_key TEXT, variant TEXT,
-               url TEXT, head BLOB (the serialized entry), hits INTEGER, size INTEGER,
-               body_id TEXT UNIQUE, chunks INTEGER, expires_at REAL (NULL: never),
-               accessed_at REAL (last hit; NULL: none yet)
-               UNIQUE (namespace, cache_key, variant); INDEX t_expires_at (expires_at)
-    t_bodies   the body chunks: body_id TEXT, seq INTEGER, chunk BLOB, staged_at REAL
-               PRIMARY KEY (body_id, seq)
+               url TEXT, head BLOB (the serialized entry), body BLOB (a body of at most
+               INLINE_LIMIT bytes; NULL: chunked), hits INTEGER, size INTEGER,
+               body_id TEXT (names the chunks; NULL: inline), chunks INTEGER,
+               created_at REAL, ttl REAL (the entry's own; NULL: the storage's),
+               expires_at REAL (NULL: never), accessed_at REAL (last hit; NULL: none yet)
+               UNIQUE (namespace, cache_key, variant); partial indexes (non-NULL values
+               only) t_expires_at (expires_at) and UNIQUE t_body_id (body_id)
+    t_bodies   the chunks of large bodies: body_id TEXT, seq INTEGER, chunk BLOB,
+               staged_at REAL; PRIMARY KEY (body_id, seq)
     triggers   t_drop_body: deleting a row deletes its chunks;
-               t_swap_body: pointing a row at another body deletes the old chunks.
+               t_swap_body: pointing a row at another body (or inline) deletes the old chunks.
 
 Invariants:
 
-* Every statement the shells run is a single statement, so no transaction spans two calls
+* Every statement is a single statement, prepared from a constant string (sqlite3 caches
+  prepared statements per connection by their text), so no transaction spans two calls
   (nor an ``await``). A commit is one UPSERT: the row swaps to the new body and the trigger
   deletes the old chunks inside that statement's own transaction.
-* A body is written under a fresh ``body_id`` before any row names it: chunks ``0 ..
+* A hit is one SELECT (:attr:`Queries.select_variants`) returning every live variant's
+  head with its inline body; only a large body needs :attr:`Queries.select_chunk`.
+* A large body is written under a fresh ``body_id`` before any row names it: chunks ``0 ..
   chunks-1`` exist before the commit and are invisible until then.
 * ``hits``, ``size`` and ``accessed_at`` live in columns; the serialized head's copies are
-  overridden on read, so counting a hit (and, with sliding expiry, pushing ``expires_at``
-  back) is one ``UPDATE``.
+  overridden on read. Buffered hits are written back as one ``executemany`` of
+  :meth:`Queries.add_hits`, each row applied only while the stored response is still the
+  one that was hit (same ``created_at`` and ``size``).
+* ``body_id`` is NULL for inline bodies, so every test on it is NULL-safe (``IS NOT``,
+  ``NOT EXISTS``; never ``NOT IN`` over the column).
 * The namespace tree of ``ns`` is ``ns`` itself plus every ``ns/...``; the root ``""`` is
   everything. It is selected with an index range (``'/'`` + 1 is ``'0'``).
 """
@@ -36,35 +45,29 @@ Invariants:
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Literal
 
-from ..._exceptions import ConfigurationError, SerializationError
-from ..._models import Entry, StorageStats
-from ..._serializers import Serializer
-from .._expiry import Lifetime, expires_at
+from ..._exceptions import ConfigurationError, StorageError
+from .._expiry import Lifetime
 
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_TABLE_NAME",
+    "INLINE_LIMIT",
     "MEMORY",
     "PAGE_SIZE",
+    "SCHEMA_VERSION",
     "STAGING_GRACE",
-    "Chunker",
     "Queries",
-    "Row",
+    "SchemaState",
     "check_settings",
     "child_namespace",
-    "decode_row",
-    "hit_statement",
     "is_memory",
-    "new_body_id",
     "queries",
+    "schema_action",
+    "schema_state",
     "sqlite_glob",
-    "stats_from_row",
-    "update_params",
-    "upsert_params",
 ]
 
 DEFAULT_TABLE_NAME = "httpcache"
@@ -72,6 +75,9 @@ DEFAULT_TABLE_NAME = "httpcache"
 
 CHUNK_SIZE = 1024 * 1024
 """Largest body chunk stored in one row, in bytes."""
+
+INLINE_LIMIT = 64 * 1024
+"""Largest body kept inline, in the entry's own row; a larger one is stored as chunks."""
 
 PAGE_SIZE = 100
 """Rows fetched per query when listing entries (the connection is free between pages)."""
@@ -82,12 +88,25 @@ STAGING_GRACE = 24 * 3600.0
 MEMORY = ":memory:"
 """The database used when neither ``path`` nor ``connection`` is given."""
 
+SCHEMA_VERSION = 2
+"""Layout of the entry table. 1: bodies only as chunks, no ``created_at``/``ttl`` columns.
+2: small bodies inline (``body``), ``created_at`` and ``ttl`` columns, nullable ``body_id``."""
+
+_COLUMNS = frozenset(
+    {"id", "namespace", "cache_key", "variant", "url", "head", "body", "hits", "size"}
+    | {"body_id", "chunks", "created_at", "ttl", "expires_at", "accessed_at"}
+)
+_OLD_COLUMNS = frozenset(
+    {"id", "namespace", "cache_key", "variant", "url", "head", "hits", "size", "body_id"}
+    | {"chunks", "expires_at"}
+)  # version 1 (``accessed_at`` came late in it); nothing else shares this core
+
+SchemaState = Literal["missing", "current", "old", "foreign"]
+
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-Row = tuple[object, ...]
-"""An entry row as selected: ``(id, cache_key, variant, head, hits, size, accessed_at)``."""
-
-_ENTRY_COLUMNS = "id, cache_key, variant, head, hits, size, accessed_at"
+ENTRY_COLUMNS = "id, cache_key, variant, head, hits, size, accessed_at"
+"""The head columns every listing selects; a lookup adds ``body, body_id, chunks``."""
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
 
@@ -113,17 +132,47 @@ def is_memory(database: str) -> bool:
     return database == MEMORY
 
 
-def new_body_id() -> str:
-    """Return a fresh staging id, unique across threads and processes."""
-    return uuid.uuid4().hex
-
-
 def sqlite_glob(pattern: str) -> str:
     """Translate an :mod:`fnmatch` glob to SQLite ``GLOB`` (``[!...]`` becomes ``[^...]``).
 
     Both are case-sensitive and share ``*``, ``?`` and ``[...]``; ``*`` also matches ``/``.
     """
     return pattern.replace("[!", "[^")
+
+
+def schema_state(columns: set[str]) -> SchemaState:
+    """Classify the entry table from its column names (``PRAGMA table_info``).
+
+    ``old`` is an httpcache table of an earlier :data:`SCHEMA_VERSION`, which the storage
+    may drop and recreate; ``foreign`` is a table it must never touch.
+    """
+    if not columns:
+        return "missing"
+    if columns >= _COLUMNS:
+        return "current"
+    if columns >= _OLD_COLUMNS and "created_at" not in columns:
+        return "old"
+    return "foreign"
+
+
+def schema_action(state: SchemaState, *, create_table: bool, table: str) -> bool:
+    """Tell whether the storage must (re)create its tables; raise if it may not use them.
+
+    Raises:
+        StorageError: The table is not an httpcache table (never touched), or it has an old
+            layout and ``create_table`` is false, so it may not be rebuilt.
+    """
+    if state == "foreign":
+        raise StorageError(
+            f"the SQLite table {table!r} is not an httpcache cache table; pass another table_name"
+        )
+    if state == "old" and not create_table:
+        raise StorageError(
+            f"the SQLite table {table!r} has the layout of an older httpcache; drop it (and its"
+            " _bodies table), or open it once with create_table=True, which rebuilds it empty"
+        )
+    # missing and create_table=False: every statement fails with a StorageError
+    return create_table and state != "current"
 
 
 def _tree(namespace: str) -> tuple[str, tuple[object, ...]]:
@@ -136,26 +185,42 @@ def _tree(namespace: str) -> tuple[str, tuple[object, ...]]:
     )
 
 
-@dataclass(frozen=True, slots=True)
 class Queries:
-    """Every statement for one table. Fixed statements are attributes; the ones scoped to a
-    namespace tree are methods returning ``(sql, params)``."""
+    """Every statement for one table, built once (see :func:`queries`).
 
-    table: str
+    Fixed statements are attributes; the ones scoped to a namespace tree are methods
+    returning ``(sql, params)``. Treat an instance as immutable.
+    """
 
-    @property
-    def bodies(self) -> str:
-        return f'"{self.table}_bodies"'
+    __slots__ = (
+        "_add_hits",
+        "bodies",
+        "delete_chunks",
+        "delete_key",
+        "delete_unreadable",
+        "delete_variant",
+        "drop",
+        "entries",
+        "insert_chunk",
+        "probe",
+        "schema",
+        "select_body",
+        "select_chunk",
+        "select_variants",
+        "sweep_staged",
+        "table",
+        "table_info",
+        "update_head",
+        "upsert",
+    )
 
-    @property
-    def entries(self) -> str:
-        return f'"{self.table}"'
+    def __init__(self, table: str) -> None:
+        t, b = f'"{table}"', f'"{table}_bodies"'
+        self.table = table
+        self.entries = t
+        self.bodies = b
 
-    @property
-    def schema(self) -> tuple[str, ...]:
-        """``CREATE ... IF NOT EXISTS`` statements; each is safe to run concurrently."""
-        t, b, name = self.entries, self.bodies, self.table
-        return (
+        self.schema: tuple[str, ...] = (
             f"CREATE TABLE IF NOT EXISTS {t} ("
             " id INTEGER PRIMARY KEY,"
             " namespace TEXT NOT NULL,"
@@ -163,146 +228,153 @@ class Queries:
             " variant TEXT NOT NULL,"
             " url TEXT NOT NULL,"
             " head BLOB NOT NULL,"
+            " body BLOB,"
             " hits INTEGER NOT NULL DEFAULT 0,"
             " size INTEGER NOT NULL,"
-            " body_id TEXT NOT NULL UNIQUE,"
-            " chunks INTEGER NOT NULL,"
+            " body_id TEXT,"
+            " chunks INTEGER NOT NULL DEFAULT 0,"
+            " created_at REAL NOT NULL,"
+            " ttl REAL,"
             " expires_at REAL,"
             " accessed_at REAL,"
             " UNIQUE (namespace, cache_key, variant))",
-            f'CREATE INDEX IF NOT EXISTS "{name}_expires_at" ON {t} (expires_at)',
+            # Partial indexes: a row with an inline body, or that never expires, costs
+            # no index write when it is stored.
+            f'CREATE INDEX IF NOT EXISTS "{table}_expires_at" ON {t} (expires_at)'
+            " WHERE expires_at IS NOT NULL",
+            f'CREATE UNIQUE INDEX IF NOT EXISTS "{table}_body_id" ON {t} (body_id)'
+            " WHERE body_id IS NOT NULL",
             f"CREATE TABLE IF NOT EXISTS {b} ("
             " body_id TEXT NOT NULL,"
             " seq INTEGER NOT NULL,"
             " chunk BLOB NOT NULL,"
             " staged_at REAL NOT NULL,"
             " PRIMARY KEY (body_id, seq))",
-            f'CREATE TRIGGER IF NOT EXISTS "{name}_drop_body" AFTER DELETE ON {t}'
+            f'CREATE TRIGGER IF NOT EXISTS "{table}_drop_body" AFTER DELETE ON {t}'
+            " WHEN OLD.body_id IS NOT NULL"
             f" BEGIN DELETE FROM {b} WHERE body_id = OLD.body_id; END",
-            f'CREATE TRIGGER IF NOT EXISTS "{name}_swap_body" AFTER UPDATE OF body_id ON {t}'
-            " WHEN OLD.body_id <> NEW.body_id"
+            f'CREATE TRIGGER IF NOT EXISTS "{table}_swap_body" AFTER UPDATE OF body_id ON {t}'
+            " WHEN OLD.body_id IS NOT NULL AND OLD.body_id IS NOT NEW.body_id"
             f" BEGIN DELETE FROM {b} WHERE body_id = OLD.body_id; END",
         )
+        """``CREATE ... IF NOT EXISTS`` statements; each is safe to run concurrently."""
 
-    # -- fixed statements ------------------------------------------------------------
+        self.table_info = f"PRAGMA table_info({t})"
+        """Rows whose second column is a column name; none when the table is missing."""
 
-    @property
-    def probe(self) -> str:
+        self.drop: tuple[str, ...] = (f"DROP TABLE IF EXISTS {t}", f"DROP TABLE IF EXISTS {b}")
+        """Drop an old-schema table pair (its index and triggers go with it)."""
+
+        self.probe = f"SELECT (SELECT 1 FROM {t} LIMIT 1), (SELECT 1 FROM {b} LIMIT 1)"
         """Health check: fails unless both tables exist. No params."""
-        return (
-            f"SELECT (SELECT 1 FROM {self.entries} LIMIT 1), (SELECT 1 FROM {self.bodies} LIMIT 1)"
-        )
 
-    @property
-    def select_variants(self) -> str:
-        """Params ``(namespace, key, now)``; rows are :data:`Row`."""
-        return (
-            f"SELECT {_ENTRY_COLUMNS} FROM {self.entries}"
-            f" WHERE namespace = ? AND cache_key = ? AND {_LIVE} ORDER BY id"
+        self.select_variants = (
+            f"SELECT {ENTRY_COLUMNS}, body, body_id, chunks FROM {t}"
+            f" WHERE namespace = ? AND cache_key = ? AND {_LIVE}"
         )
+        """Params ``(namespace, key, now)``; rows are ``_rows.Row`` with the body columns.
 
-    @property
-    def select_body(self) -> str:
-        """Params ``(namespace, key, variant)``; one row ``(body_id, chunks)`` or none."""
-        return (
-            f"SELECT body_id, chunks FROM {self.entries}"
+        Unordered (an ``ORDER BY id`` would cost a sort per hit): sort several variants by id.
+        """
+
+        self.select_body = (
+            f"SELECT body, body_id, chunks FROM {t}"
             " WHERE namespace = ? AND cache_key = ? AND variant = ?"
         )
+        """Params ``(namespace, key, variant)``; one row ``(body, body_id, chunks)`` or none."""
 
-    @property
-    def select_chunk(self) -> str:
+        self.select_chunk = f"SELECT chunk FROM {b} WHERE body_id = ? AND seq = ?"
         """Params ``(body_id, seq)``; one row ``(chunk,)`` or none."""
-        return f"SELECT chunk FROM {self.bodies} WHERE body_id = ? AND seq = ?"
 
-    @property
-    def insert_chunk(self) -> str:
+        self.insert_chunk = f"INSERT INTO {b} (body_id, seq, chunk, staged_at) VALUES (?, ?, ?, ?)"
         """Params ``(body_id, seq, chunk, staged_at)``."""
-        return f"INSERT INTO {self.bodies} (body_id, seq, chunk, staged_at) VALUES (?, ?, ?, ?)"
 
-    @property
-    def delete_chunks(self) -> str:
-        """Params ``(body_id, body_id)``: discard a staged body, unless a row already names it."""
-        return (
-            f"DELETE FROM {self.bodies} WHERE body_id = ?"
-            f" AND NOT EXISTS (SELECT 1 FROM {self.entries} e WHERE e.body_id = ?)"
+        self.delete_chunks = (
+            f"DELETE FROM {b} WHERE body_id = ?"
+            f" AND NOT EXISTS (SELECT 1 FROM {t} e WHERE e.body_id = ?)"
         )
+        """Params ``(body_id, body_id)``: discard a staged body, unless a row already names it."""
 
-    @property
-    def upsert(self) -> str:
-        """Params from :func:`upsert_params`: insert or swap in a committed variant."""
-        return (
-            f"INSERT INTO {self.entries} (namespace, cache_key, variant, url, head, hits,"
-            " size, body_id, chunks, expires_at, accessed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        self.upsert = (
+            f"INSERT INTO {t} (namespace, cache_key, variant, url, head, body, hits, size,"
+            " body_id, chunks, created_at, ttl, expires_at, accessed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (namespace, cache_key, variant) DO UPDATE SET"
-            " url = excluded.url, head = excluded.head, hits = excluded.hits,"
-            " size = excluded.size, body_id = excluded.body_id, chunks = excluded.chunks,"
+            " url = excluded.url, head = excluded.head, body = excluded.body,"
+            " hits = excluded.hits, size = excluded.size, body_id = excluded.body_id,"
+            " chunks = excluded.chunks, created_at = excluded.created_at, ttl = excluded.ttl,"
             " expires_at = excluded.expires_at, accessed_at = excluded.accessed_at"
         )
+        """Params from ``_rows.upsert_params``: insert or swap in a committed variant."""
 
-    @property
-    def update_head(self) -> str:
-        """Params ``(url, head, hits, expires_at, namespace, key, variant)``; body stays."""
-        return (
-            f"UPDATE {self.entries} SET url = ?, head = ?, hits = ?, expires_at = ?"
+        self.update_head = (
+            f"UPDATE {t} SET url = ?, head = ?, ttl = ?, expires_at = ?"
             " WHERE namespace = ? AND cache_key = ? AND variant = ?"
+            " AND created_at = ? AND size = COALESCE(?, size)"
         )
+        """Params from ``_rows.update_params``: freshen the head; body, hits and access stay.
 
-    @property
-    def add_hit(self) -> str:
-        """Params ``(now, namespace, key, variant)``: count a hit at ``now``."""
-        return (
-            f"UPDATE {self.entries} SET hits = hits + 1, accessed_at = ?"
-            " WHERE namespace = ? AND cache_key = ? AND variant = ?"
-        )
-
-    @property
-    def add_hit_sliding(self) -> str:
-        """Params ``(now, deadline, namespace, key, variant)``: count a hit, renew expiry.
-
-        A deadline only ever moves later (and ``NULL``, never, stays ``NULL``), so a hit
-        renewing an entry that another writer replaced meanwhile never cuts the newer
-        entry's lifetime short.
+        Applies only while the stored response is the one freshened (same ``created_at``
+        and ``size``): a 304 never puts an old head over a newer body.
         """
-        return (
-            f"UPDATE {self.entries} SET hits = hits + 1, accessed_at = ?,"
-            " expires_at = MAX(expires_at, ?)"
-            " WHERE namespace = ? AND cache_key = ? AND variant = ?"
+
+        hits = (
+            "hits = hits + ?1, accessed_at = MAX(COALESCE(accessed_at, ?2), ?2)",
+            " WHERE namespace = ?5 AND cache_key = ?6 AND variant = ?7"
+            " AND created_at = ?8 AND size = ?9",
+        )
+        # A deadline only ever moves later (and NULL, never, stays NULL: SQLite's MAX of a
+        # NULL is NULL), so a late write-back never cuts a newer deadline short.
+        renew = "expires_at = MAX(expires_at, ?2 + COALESCE(ttl, ?3))"
+        capped = "expires_at = MAX(expires_at, MIN(?2 + COALESCE(ttl, ?3), created_at + ?4))"
+        self._add_hits = (  # ?3 and ?4 go unused without sliding expiry: left NULL
+            f"UPDATE {t} SET {hits[0]}{hits[1]}",
+            f"UPDATE {t} SET {hits[0]}, {renew}{hits[1]}",
+            f"UPDATE {t} SET {hits[0]}, {capped}{hits[1]}",
         )
 
-    @property
-    def delete_variant(self) -> str:
-        """Params ``(namespace, key, variant)``."""
-        return f"DELETE FROM {self.entries} WHERE namespace = ? AND cache_key = ? AND variant = ?"
+        self.delete_variant = (
+            f"DELETE FROM {t} WHERE namespace = ? AND cache_key = ? AND variant = ?"
+        )
+        """Params ``(namespace, key, variant)``; run with ``executemany`` for several."""
 
-    @property
-    def delete_key(self) -> str:
+        self.delete_key = f"DELETE FROM {t} WHERE namespace = ? AND cache_key = ?"
         """Params ``(namespace, key)``."""
-        return f"DELETE FROM {self.entries} WHERE namespace = ? AND cache_key = ?"
 
-    @property
-    def delete_unreadable(self) -> str:
+        self.delete_unreadable = f"DELETE FROM {t} WHERE id = ? AND head = ?"
         """Params ``(id, head)``: drop a corrupt row unless a writer replaced it meanwhile."""
-        return f"DELETE FROM {self.entries} WHERE id = ? AND head = ?"
 
-    @property
-    def sweep_staged(self) -> str:
-        """Params ``(cutoff,)``: drop chunks staged before ``cutoff`` that no row names."""
-        return (
-            f"DELETE FROM {self.bodies} WHERE staged_at < ?"
-            f" AND body_id NOT IN (SELECT body_id FROM {self.entries})"
+        self.sweep_staged = (
+            f"DELETE FROM {b} WHERE staged_at < ?"
+            f" AND NOT EXISTS (SELECT 1 FROM {t} e WHERE e.body_id = {b}.body_id)"
         )
+        """Params ``(cutoff,)``: drop chunks staged before ``cutoff`` that no row names."""
+
+    def add_hits(self, lifetime: Lifetime) -> str:
+        """Return the write-back of buffered hits under ``lifetime``.
+
+        Params from ``_rows.hit_params``: ``(count, accessed_at, ttl, max_lifetime,
+        namespace, key, variant, created_at, size)``. Sliding expiry also renews the
+        deadline to ``accessed_at + ttl`` (the entry's own ``ttl`` first), capped at
+        ``created_at + max_lifetime``.
+        """
+        if not lifetime.sliding:
+            return self._add_hits[0]
+        return self._add_hits[1] if lifetime.max_lifetime is None else self._add_hits[2]
 
     # -- statements over a namespace tree ----------------------------------------------
 
     def page(
         self, namespace: str, after_id: int, now: float, pattern: str | None
     ) -> tuple[str, tuple[object, ...]]:
-        """Return the next :data:`PAGE_SIZE` live rows with ``id > after_id``, by id."""
+        """Return the next :data:`PAGE_SIZE` live rows with ``id > after_id``, by id.
+
+        The rows hold heads only; a listed entry's body is opened with ``open_body``.
+        """
         scope, params = _tree(namespace)
         glob = "" if pattern is None else " AND url GLOB ?"
         sql = (
-            f"SELECT {_ENTRY_COLUMNS} FROM {self.entries}"
+            f"SELECT {ENTRY_COLUMNS} FROM {self.entries}"
             f" WHERE {scope} AND id > ? AND {_LIVE}{glob} ORDER BY id LIMIT ?"
         )
         tail: tuple[object, ...] = () if pattern is None else (sqlite_glob(pattern),)
@@ -332,119 +404,3 @@ class Queries:
 def queries(table_name: str) -> Queries:
     """Return the statements for ``table_name`` (validated by :func:`check_settings`)."""
     return Queries(table_name)
-
-
-def upsert_params(
-    namespace: str,
-    entry: Entry,
-    head: bytes,
-    body_id: str,
-    chunks: int,
-    lifetime: Lifetime,
-) -> tuple[object, ...]:
-    """Return the parameters of :attr:`Queries.upsert` for a committed ``entry``."""
-    return (
-        namespace,
-        entry.key,
-        entry.variant,
-        entry.request.url,
-        head,
-        entry.hits,
-        entry.size if entry.size is not None else 0,
-        body_id,
-        chunks,
-        expires_at(entry, lifetime),
-        entry.accessed_at,
-    )
-
-
-def update_params(
-    namespace: str, entry: Entry, head: bytes, lifetime: Lifetime
-) -> tuple[object, ...]:
-    """Return the parameters of :attr:`Queries.update_head` for a freshened ``entry``."""
-    return (
-        entry.request.url,
-        head,
-        entry.hits,
-        expires_at(entry, lifetime),
-        namespace,
-        entry.key,
-        entry.variant,
-    )
-
-
-def decode_row(serializer: Serializer, row: Row) -> Entry:
-    """Rebuild the entry of a :data:`Row`; raise :class:`SerializationError` if it is unreadable.
-
-    A record that decodes but names another key or variant than its row (a foreign or
-    tampered record) is unreadable too. ``hits``, ``size`` and ``accessed_at`` come from
-    their columns.
-    """
-    _, key, variant, head, hits, size, accessed_at = row
-    if not isinstance(head, bytes):
-        raise SerializationError(f"the stored head is {type(head).__name__}, not a BLOB")
-    if not isinstance(hits, int) or not isinstance(size, int) or hits < 0 or size < 0:
-        raise SerializationError("the stored hits or size column is not a non-negative integer")
-    entry = serializer.loads(head)
-    if entry.key != key or entry.variant != variant:
-        raise SerializationError("the stored record belongs to another key or variant")
-    if accessed_at is not None and not isinstance(accessed_at, float):
-        raise SerializationError("the stored accessed_at column is not a number")
-    if entry.hits != hits or entry.size != size or entry.accessed_at != accessed_at:
-        entry = replace(entry, hits=hits, size=size, accessed_at=accessed_at)
-    return entry
-
-
-def stats_from_row(row: Row | None) -> StorageStats:
-    """Return the :class:`StorageStats` of a :meth:`Queries.stats` row."""
-
-    def count(value: object) -> int:
-        # SUM over a column a foreign writer filled with text may come back as a float.
-        return int(value) if isinstance(value, (int, float)) else 0
-
-    entries, size, expired = row if row is not None else (0, 0, 0)
-    return StorageStats(entries=count(entries), bytes=count(size), expired=count(expired))
-
-
-class Chunker:
-    """Cut a stream of writes into chunks of exactly ``size`` bytes (the last may be shorter).
-
-    Holds at most ``size`` bytes plus one incoming write.
-    """
-
-    def __init__(self, size: int = CHUNK_SIZE) -> None:
-        self._size = size
-        self._buffer = bytearray()
-        self.total = 0
-        """Bytes fed so far."""
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Take ``data``; return the chunks that are now full, in order."""
-        self.total += len(data)
-        self._buffer += data
-        full: list[bytes] = []
-        while len(self._buffer) >= self._size:
-            full.append(bytes(self._buffer[: self._size]))
-            del self._buffer[: self._size]
-        return full
-
-    def flush(self) -> bytes:
-        """Return what is left (possibly ``b""``) and empty the buffer."""
-        rest = bytes(self._buffer)
-        self._buffer.clear()
-        return rest
-
-
-def hit_statement(
-    queries: Queries, namespace: str, entry: Entry, lifetime: Lifetime, now: float
-) -> tuple[str, tuple[object, ...]]:
-    """Return the statement and parameters that count a hit on ``entry`` at ``now``.
-
-    With sliding expiry the hit also renews the entry's deadline: counted from ``now``,
-    bounded by ``max_lifetime``.
-    """
-    where: tuple[object, ...] = (namespace, entry.key, entry.variant)
-    if lifetime.sliding:
-        deadline = expires_at(replace(entry, accessed_at=now), lifetime)
-        return queries.add_hit_sliding, (now, deadline, *where)
-    return queries.add_hit, (now, *where)

@@ -2,83 +2,75 @@
 
 Its async twin is ``sqlite._async.AsyncSQLiteStorage`` over ``aiosqlite``. The two are
 written by hand because the libraries differ too much for ``scripts/unasync.py``; every
-statement, the schema and the row mapping live in ``_sqlite_common`` so they cannot drift,
-and one contract suite runs against both.
+statement and the schema live in ``_sql``, the row mapping and body buffering in ``_rows``,
+the hit bookkeeping in ``_pending``, so they cannot drift, and one contract suite runs
+against both.
 
 Invariants:
 
 * One connection per storage tree (the storage and every :meth:`SQLiteStorage.with_namespace`
   child), opened lazily with ``check_same_thread=False`` and used only under one
   :class:`threading.Lock`, so one object serves many threads. The lock is never held while
-  the caller's code runs (bodies and listings are fetched a chunk or a page at a time).
-* Every statement is a single statement (see ``_sqlite_common``); a write is committed
-  before the lock is released.
-* ``close()`` closes only a connection the storage opened itself; the next call opens a
-  new one.
+  the caller's code runs (large bodies and listings are fetched a chunk or a page at a time).
+* A hit is one SELECT and no write: hits are buffered in the tree's ``HitLog`` and written
+  back as one ``executemany`` when a batch is due, and on close. A store of a small body is
+  one UPSERT; a write is committed before the lock is released.
+* ``close()`` flushes pending hits, then closes only a connection the storage opened itself;
+  the next call opens a new one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import operator
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from ..._exceptions import ConfigurationError, SerializationError, StorageError
 from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
 from .._expiry import Lifetime, StorageLifetime
+from ._errors import storage_errors
+from ._files import create_private_file
+from ._pending import HitLog
+from ._rows import (
+    BodyBuffer,
+    HeadMemo,
+    Row,
+    decode_row,
+    hit_params,
+    new_body_id,
+    parse_body_ref,
+    stats_from_row,
+    update_params,
+    upsert_params,
+)
 from ._sql import (
     DEFAULT_TABLE_NAME,
     MEMORY,
     PAGE_SIZE,
     STAGING_GRACE,
-    Chunker,
-    Row,
     check_settings,
     child_namespace,
-    decode_row,
-    hit_statement,
     is_memory,
-    new_body_id,
     queries,
-    stats_from_row,
-    update_params,
-    upsert_params,
+    schema_action,
+    schema_state,
 )
 
 __all__ = ["SQLiteStorage", "SQLiteWriter"]
 
 logger = logging.getLogger("httpcache.storage")
 
-
-@contextlib.contextmanager
-def _storage_errors() -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise StorageError(f"SQLite storage failed: {exc}") from exc
-    except OSError as exc:
-        raise StorageError(f"SQLite storage could not open its database: {exc}") from exc
-
-
-def _create_private_file(database: str) -> None:
-    """Create ``database`` readable by its owner only (0600) unless it exists (DESIGN §5)."""
-    if is_memory(database):
-        return
-    try:
-        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
+_row_id = operator.itemgetter(0)
 
 
 class _Shared:
-    """The connection, its lock and settings shared by a storage and its namespaces."""
+    """The connection, its lock, settings and bookkeeping shared by a storage tree."""
 
     def __init__(
         self,
@@ -87,6 +79,8 @@ class _Shared:
         table_name: str,
         create_table: bool,
         timeout: float,
+        wal: bool,
+        lifetime: Lifetime,
     ) -> None:
         self.database = database
         self.owned = connection is None
@@ -94,14 +88,20 @@ class _Shared:
         self.queries = queries(table_name)
         self.create_table = create_table
         self.timeout = timeout
+        self.wal = wal
+        self.lifetime = lifetime
         self.lock = threading.Lock()
-        self.ready = False  # schema checked on the current connection
+        self.ready = False  # schema checked (and a caller's connection tuned) on this connection
+        self.memo = HeadMemo()
+        self.hits = HitLog(lifetime)
 
     def _connect(self) -> sqlite3.Connection:
         """Return the connection, opening it (and the schema) first if needed. Lock held."""
         conn = self.connection
+        if conn is not None and self.ready:
+            return conn
         if conn is None:
-            _create_private_file(self.database)
+            create_private_file(self.database)
             conn = sqlite3.connect(
                 self.database,
                 timeout=self.timeout,
@@ -109,7 +109,7 @@ class _Shared:
                 check_same_thread=False,  # guarded by self.lock instead
             )
             try:
-                if not is_memory(self.database):
+                if self.wal and not is_memory(self.database):
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")
             except BaseException:
@@ -117,13 +117,45 @@ class _Shared:
                 raise
             self.connection = conn
             self.ready = False
-        if not self.ready:
-            if self.create_table:
-                for statement in self.queries.schema:
-                    conn.execute(statement)
-                self._commit(conn)
-            self.ready = True
+        if not self.owned and self.wal:
+            self._tune(conn)
+        self._prepare(conn)
+        self.ready = True
         return conn
+
+    @staticmethod
+    def _tune(conn: sqlite3.Connection) -> None:
+        """Put a caller's connection in WAL mode with ``synchronous=NORMAL`` (``wal=True``)."""
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError as exc:  # e.g. inside the caller's transaction
+            logger.warning("could not put the SQLite connection in WAL mode: %s", exc)
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the entry table's schema; create it, or rebuild an old one (``create_table``)."""
+        q = self.queries
+        state = schema_state({row[1] for row in conn.execute(q.table_info).fetchall()})
+        if not schema_action(state, create_table=self.create_table, table=q.table):
+            return
+        self._commit(conn)
+        conn.execute("BEGIN IMMEDIATE")  # one process rebuilds; the others then see it done
+        try:
+            rows = conn.execute(q.table_info).fetchall()
+            if schema_state({row[1] for row in rows}) == "old":
+                for statement in q.drop:
+                    conn.execute(statement)
+                logger.warning(
+                    "rebuilt the SQLite cache table %r in the current layout;"
+                    " its old entries were dropped",
+                    q.table,
+                )
+            for statement in q.schema:
+                conn.execute(statement)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     @staticmethod
     def _commit(conn: sqlite3.Connection) -> None:
@@ -134,44 +166,73 @@ class _Shared:
 
     def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Run a query and return its rows."""
-        with self.lock, _storage_errors():
+        with self.lock, storage_errors:
             rows: list[Row] = self._connect().execute(sql, params).fetchall()
-            return rows
+        if rows and type(rows[0]) is not tuple:  # a caller's row_factory
+            rows = [tuple(row) for row in rows]
+        return rows
 
     def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         """Run a query and return its first row, or ``None``."""
-        with self.lock, _storage_errors():
+        with self.lock, storage_errors:
             row: Row | None = self._connect().execute(sql, params).fetchone()
-            return row
+        return None if row is None else tuple(row)
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """Run one write statement, commit it, and return how many rows it changed."""
-        with self.lock, _storage_errors():
+        with self.lock, storage_errors:
             conn = self._connect()
             try:
                 return conn.execute(sql, params).rowcount
             finally:
                 # SQLite has undone a failed statement itself; never leave a transaction open.
+                # Not rollback(): on a caller's connection in sqlite3's default mode, the
+                # caller's own statements may share the implicit transaction.
                 self._commit(conn)
 
+    def executemany(self, sql: str, params: Iterable[Sequence[object]]) -> None:
+        """Run one write statement over every parameter row, and commit."""
+        with self.lock, storage_errors:
+            conn = self._connect()
+            try:
+                conn.executemany(sql, params)
+            finally:
+                self._commit(conn)
+
+    def flush_hits(self, now: float | None = None) -> None:
+        """Write back every pending hit of the tree as one ``executemany``."""
+        batches = self.hits.drain(now)
+        if not batches:
+            return
+        lifetime = self.lifetime
+        params = [row for ns, batch in batches for row in hit_params(ns, batch, lifetime)]
+        if params:
+            self.executemany(self.queries.add_hits(lifetime), params)
+
     def close(self) -> None:
+        try:
+            self.flush_hits()
+        except StorageError as exc:  # bookkeeping only: never keep the connection open for it
+            logger.warning("could not write back SQLite cache hits on close: %s", exc)
         with self.lock:
             self.ready = False
             conn = self.connection
             if conn is None or not self.owned:
                 return  # a caller's connection is theirs to close
             self.connection = None
-            with _storage_errors():
+            with storage_errors:
                 conn.close()
 
 
 class SQLiteStorage(StorageLifetime):
     """Keep entries in an SQLite database: one file, shared by threads and processes.
 
-    Heads are serialized into one row per variant; bodies are stored beside them as
-    chunks of at most 1 MiB, written and read one chunk at a time, so a large body never
-    sits in memory. An entry becomes visible only when its writer commits. A database the
-    storage opens itself is put in WAL mode (readers never wait for the writer) with
+    Heads are serialized into one row per variant. A body of up to 64 KiB is kept in the
+    same row, so a hit is one ``SELECT``; a larger one is stored beside it as chunks of at
+    most 1 MiB, written and read one chunk at a time, so it never sits in memory. An entry
+    becomes visible only when its writer commits (one statement for a small body). Hits are
+    counted in memory and written back in batches (at most once a second, and on close).
+    The database is put in WAL mode (readers never wait for the writer) with
     ``synchronous=NORMAL`` and the busy timeout ``timeout``, so several processes can share
     one file.
 
@@ -181,16 +242,24 @@ class SQLiteStorage(StorageLifetime):
             ``close()`` discards.
         connection: An open :class:`sqlite3.Connection` to use instead; it must have been
             opened with ``check_same_thread=False`` to be used from several threads. It
-            is used as configured (no PRAGMAs are changed) and never closed by the storage.
+            is switched to WAL mode and ``synchronous=NORMAL`` (unless ``wal=False``) and
+            never closed by the storage.
         serializer: How heads are encoded; ``None`` means :class:`JSONSerializer`.
         ttl: Seconds an entry is kept after it was stored or last freshened. The
             deadline is computed on write and kept in the indexed ``expires_at`` column.
+        sliding: A hit renews ``ttl`` (needs a ``ttl``).
+        max_lifetime: Seconds an entry is kept at most after it was first stored.
         table_name: The entry table; bodies go to ``<table_name>_bodies``. Letters,
             digits and ``_`` only.
-        create_table: Create the tables, index and triggers if they are missing. With
-            ``False`` they must already exist, or every call raises
-            :class:`StorageError` (and :meth:`health` is false).
+        create_table: Create the tables, index and triggers if they are missing (and
+            rebuild, empty, a table an older httpcache laid out). With ``False`` they must
+            already exist, or every call raises :class:`StorageError` (and :meth:`health`
+            is false).
         timeout: Seconds to wait for another connection's lock before failing.
+        wal: Put the database in WAL mode with ``synchronous=NORMAL``. A crash can then lose
+            the last transactions but never corrupts the database, and for a cache a lost
+            write is just a miss. ``False`` leaves both as configured (SQLite's defaults
+            for a database the storage opens, yours for your ``connection``).
         clock: Source of the current time for ``ttl``.
 
     Raises:
@@ -209,6 +278,7 @@ class SQLiteStorage(StorageLifetime):
         table_name: str = DEFAULT_TABLE_NAME,
         create_table: bool = True,
         timeout: float = 5.0,
+        wal: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if path is not None and connection is not None:
@@ -220,7 +290,9 @@ class SQLiteStorage(StorageLifetime):
         self.table_name = table_name
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
-        self._shared = _Shared(database, connection, table_name, create_table, timeout)
+        self._shared = _Shared(
+            database, connection, table_name, create_table, timeout, wal, lifetime
+        )
         self._queries = self._shared.queries
         self._namespace = ""
 
@@ -232,8 +304,8 @@ class SQLiteStorage(StorageLifetime):
     def with_namespace(self, name: str) -> SQLiteStorage:
         """Return a child storage whose entries live under namespace ``name``.
 
-        The child shares this storage's connection; its :meth:`clear` touches only its own
-        namespace and its children's.
+        The child shares this storage's connection and hit buffer; its :meth:`clear`
+        touches only its own namespace and its children's.
         """
         namespace = child_namespace(self._namespace, name)
         child = SQLiteStorage(
@@ -258,23 +330,27 @@ class SQLiteStorage(StorageLifetime):
         """Run one query on the storage's connection and return its rows."""
         return self._shared.fetchall(sql, params)
 
-    def _decode(self, row: Row) -> Entry | None:
-        """Return the entry of ``row``; drop an unreadable row (a logged miss)."""
-        try:
-            return decode_row(self._serializer, row)
-        except SerializationError as exc:
-            logger.warning("dropping an unreadable SQLite cache record: %s", exc)
-            self._shared.execute(self._queries.delete_unreadable, (row[0], row[3]))
-            return None
+    def _drop(self, row: Row, exc: SerializationError) -> None:
+        """Delete an unreadable row (a logged miss), unless a writer replaced it meanwhile."""
+        logger.warning("dropping an unreadable SQLite cache record: %s", exc)
+        self._shared.execute(self._queries.delete_unreadable, (row[0], row[3]))
 
     # -- the storage contract ------------------------------------------------------------
 
     def get_entries(self, key: str) -> list[Entry]:
-        """Return every unexpired variant of ``key``."""
-        rows = self._shared.fetchall(
-            self._queries.select_variants, (self._namespace, key, self._clock())
-        )
-        return [entry for row in rows if (entry := self._decode(row)) is not None]
+        """Return every unexpired variant of ``key``, small bodies inline (one SELECT)."""
+        shared = self._shared
+        rows = shared.fetchall(self._queries.select_variants, (self._namespace, key, self._clock()))
+        if len(rows) > 1:
+            rows.sort(key=_row_id)
+        pending = shared.hits.pending(self._namespace)
+        found: list[Entry] = []
+        for row in rows:
+            try:
+                found.append(decode_row(self._serializer, row, shared.memo, pending))
+            except SerializationError as exc:
+                self._drop(row, exc)
+        return found
 
     def open_writer(self, entry: Entry) -> SQLiteWriter:
         """Start storing ``entry``; it becomes visible when the writer commits."""
@@ -283,50 +359,76 @@ class SQLiteStorage(StorageLifetime):
     def open_body(self, entry: Entry) -> Iterator[bytes] | None:
         """Return the body of ``entry`` as chunks of at most 1 MiB, or ``None`` if it is gone.
 
-        Chunks are fetched one at a time as the iterator is consumed. Should the entry be
-        replaced or deleted meanwhile, the iterator raises :class:`StorageError` rather than
-        end a body short.
+        An entry :meth:`get_entries` returned with a large body names its chunks
+        (``body_ref``), so no second lookup of the row is needed. Chunks are fetched one at
+        a time as the iterator is consumed. Should the entry be replaced or deleted
+        meanwhile, the iterator raises :class:`StorageError` rather than end a body short.
         """
-        row = self._shared.fetchone(
-            self._queries.select_body, (self._namespace, entry.key, entry.variant)
-        )
-        if row is None or not isinstance(row[0], str) or not isinstance(row[1], int):
-            return None
-        return self._chunks(row[0], row[1])
+        ref = parse_body_ref(entry.body_ref)
+        if ref is None:
+            row = self._shared.fetchone(
+                self._queries.select_body, (self._namespace, entry.key, entry.variant)
+            )
+            if row is None:
+                return None
+            body, body_id, chunks = row
+            if isinstance(body, bytes):
+                return iter((body,) if body else ())
+            if not isinstance(body_id, str) or not isinstance(chunks, int):
+                return None
+            ref = body_id, chunks
+        body_id, count = ref
+        first = self._shared.fetchone(self._queries.select_chunk, (body_id, 0))
+        if first is None or not isinstance(first[0], bytes):
+            return None  # replaced or deleted since it was looked up
+        return self._chunks(body_id, count, first[0])
 
-    def _chunks(self, body_id: str, count: int) -> Iterator[bytes]:
-        for seq in range(count):
+    def _chunks(self, body_id: str, count: int, first: bytes) -> Iterator[bytes]:
+        yield first
+        for seq in range(1, count):
             row = self._shared.fetchone(self._queries.select_chunk, (body_id, seq))
             if row is None or not isinstance(row[0], bytes):
                 raise StorageError("the stored body was replaced or removed while being read")
             yield row[0]
 
     def update_entry(self, entry: Entry) -> None:
-        """Replace a stored variant's head and metadata, keeping its body."""
+        """Replace a stored variant's head and metadata, keeping its body (one UPDATE).
+
+        Nothing changes if the variant now holds another response than ``entry``'s
+        (another ``created_at`` or ``size``). Hits and the last access stay as counted.
+        """
         head = self._serializer.dumps(entry)
         self._shared.execute(
             self._queries.update_head, update_params(self._namespace, entry, head, self._lifetime)
         )
 
     def record_hit(self, entry: Entry) -> None:
-        """Count one more use of ``entry`` (one atomic ``UPDATE``; sliding: renew its expiry)."""
-        sql, params = hit_statement(
-            self._queries, self._namespace, entry, self._lifetime, self._clock()
-        )
-        self._shared.execute(sql, params)
+        """Count one more use of ``entry``: in memory, written back in a batch when due.
+
+        A batch is due once a second, or at once when the hit renews a sliding lifetime;
+        it is one ``executemany`` of one ``UPDATE``.
+        """
+        now = self._clock()
+        if self._shared.hits.add(self._namespace, entry, now):
+            self._shared.flush_hits(now)
 
     def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
-        """Remove the given variants of ``key``, or all of them."""
+        """Remove the given variants of ``key``, or all of them (one statement)."""
+        shared = self._shared
         if variants is None:
-            self._shared.execute(self._queries.delete_key, (self._namespace, key))
+            shared.hits.discard(self._namespace, key)
+            shared.execute(self._queries.delete_key, (self._namespace, key))
             return
-        for variant in variants:
-            self._shared.execute(self._queries.delete_variant, (self._namespace, key, variant))
+        shared.hits.discard(self._namespace, key, set(variants))
+        shared.executemany(
+            self._queries.delete_variant, [(self._namespace, key, v) for v in variants]
+        )
 
     def close(self) -> None:
-        """Close the connection if the storage opened it; safe to call more than once.
+        """Write back pending hits and close the connection if the storage opened it.
 
-        A caller's ``connection`` is never closed. Using the storage again reopens.
+        Safe to call more than once. A caller's ``connection`` is never closed. Using the
+        storage again reopens.
         """
         self._shared.close()
 
@@ -335,17 +437,22 @@ class SQLiteStorage(StorageLifetime):
     def iter_entries(self, pattern: str | None = None) -> Iterator[Entry]:
         """Yield unexpired entries of this namespace tree whose URL matches the glob ``pattern``.
 
-        Rows are fetched a page at a time; the connection is free between pages.
+        Pending hits are written back first. Rows are fetched a page at a time (heads
+        only); the connection is free between pages.
         """
+        self._shared.flush_hits()  # so that the listing counts this process's hits too
         now = self._clock()
         after = 0
         while True:
             sql, params = self._queries.page(self._namespace, after, now, pattern)
             rows = self._shared.fetchall(sql, params)
             for row in rows:
-                entry = self._decode(row)
-                if entry is not None:
-                    yield entry
+                try:
+                    entry = decode_row(self._serializer, row)
+                except SerializationError as exc:
+                    self._drop(row, exc)
+                    continue
+                yield entry
             if len(rows) < PAGE_SIZE:
                 return
             last = rows[-1][0]
@@ -365,6 +472,7 @@ class SQLiteStorage(StorageLifetime):
 
     def clear(self) -> None:
         """Remove every entry of this namespace and its children, bodies included."""
+        self._shared.hits.clear(self._namespace)
         sql, params = self._queries.clear(self._namespace)
         self._shared.execute(sql, params)
 
@@ -396,29 +504,36 @@ class SQLiteStorage(StorageLifetime):
 
 
 class SQLiteWriter:
-    """Stages a body as chunks under a fresh id; :meth:`commit` swaps it in atomically."""
+    """Buffers a small body for a one-statement commit; stages a large one as chunks.
+
+    A body of up to 64 KiB is held in memory and written with its head by :meth:`commit`
+    (one UPSERT). A larger one is written as 1 MiB chunks under a fresh id as they fill,
+    invisible until :meth:`commit` swaps them in.
+    """
 
     def __init__(self, storage: SQLiteStorage, entry: Entry) -> None:
         self._storage = storage
         self._entry = entry
         self._namespace = storage.namespace
-        self._body_id = new_body_id()
-        self._chunker = Chunker()
+        self._buffer = BodyBuffer()
+        self._body_id: str | None = None
         self._seq = 0
         self._done = False
 
     def _put(self, chunk: bytes) -> None:
         storage = self._storage
+        if self._body_id is None:
+            self._body_id = new_body_id()
         storage._shared.execute(
             storage._queries.insert_chunk, (self._body_id, self._seq, chunk, time.time())
         )
         self._seq += 1
 
     def write(self, chunk: bytes) -> None:
-        """Append ``chunk``; full 1 MiB chunks are written to the database as they fill."""
+        """Append ``chunk``; past 64 KiB, full 1 MiB chunks are written as they fill."""
         if self._done:
             raise RuntimeError("writer already finished")
-        for full in self._chunker.feed(chunk):
+        for full in self._buffer.feed(chunk):
             self._put(full)
 
     def commit(self) -> Entry:
@@ -427,33 +542,37 @@ class SQLiteWriter:
             raise RuntimeError("writer already finished")
         self._done = True
         storage = self._storage
+        buffer = self._buffer
         try:
-            rest = self._chunker.flush()
-            if rest:
-                self._put(rest)
-            entry = replace(self._entry, size=self._chunker.total)
+            rest = buffer.finish()
+            entry = replace(self._entry, size=buffer.total)
             head = storage._serializer.dumps(entry)
-            storage._shared.execute(
-                storage._queries.upsert,
-                upsert_params(
-                    self._namespace, entry, head, self._body_id, self._seq, storage._lifetime
-                ),
-            )
+            if buffer.spilled:
+                if rest:
+                    self._put(rest)
+                params = upsert_params(
+                    self._namespace, entry, head, None, self._body_id, self._seq, storage._lifetime
+                )
+            else:
+                params = upsert_params(
+                    self._namespace, entry, head, rest, None, 0, storage._lifetime
+                )
+            storage._shared.execute(storage._queries.upsert, params)
         except BaseException:
             self._discard()
             raise
         return entry
 
     def abort(self) -> None:
-        """Discard the staged chunks; nothing becomes visible. A no-op once finished."""
+        """Discard the buffered or staged body; nothing becomes visible. A no-op once finished."""
         if self._done:
             return
         self._done = True
-        self._chunker.flush()
+        self._buffer.finish()
         self._discard()
 
     def _discard(self) -> None:
-        if not self._seq:
+        if self._body_id is None:
             return
         try:
             self._storage._shared.execute(
