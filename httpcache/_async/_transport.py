@@ -414,10 +414,12 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         stored: bool,
         stream: httpx.AsyncByteStream | None = None,
     ) -> httpx.Response:
+        """Return the origin's response with our extensions (and ``Cache-Status``).
+
+        Without a new ``stream`` the response itself is returned, changed in place: a
+        body httpx already read (an in-memory response) is then not decoded twice.
+        """
         member = cache_status(hit=False, fwd=reason, fwd_status=response.status_code, stored=stored)
-        headers = list(response.headers.raw)
-        if self._options.cache_status_header:
-            headers = _with_cache_status(headers, member)
         extensions = self._extensions(
             response.extensions,
             key=creq.key,
@@ -426,11 +428,17 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             stale=False,
             status=member,
         )
+        if stream is None:
+            response.extensions = extensions
+            if self._options.cache_status_header:
+                headers = _with_cache_status(list(response.headers.raw), member)
+                response.headers = httpx.Headers(headers)
+            return response
+        headers = list(response.headers.raw)
+        if self._options.cache_status_header:
+            headers = _with_cache_status(headers, member)
         return httpx.Response(
-            response.status_code,
-            headers=headers,
-            stream=stream if stream is not None else response.stream,
-            extensions=extensions,
+            response.status_code, headers=headers, stream=stream, extensions=extensions
         )
 
     # -- the request loop ---------------------------------------------------
@@ -550,6 +558,11 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         writer = await self._storage_call("open_writer", self._storage.open_writer, entry)
         if writer is _FAILED:
             return self._passed_on(response, creq, decision.reason, stored=False)
+        if isinstance(response.stream, httpx.ByteStream):  # the whole body is in memory
+            stored = await self._store_whole(
+                response.stream, writer, entry, plan, expected, sequence
+            )
+            return self._passed_on(response, creq, decision.reason, stored=stored)
         assert isinstance(response.stream, httpx.AsyncByteStream)
         tee = AsyncTeeBody(response.stream, writer, self, entry, plan, expected, sequence)
         passed = self._passed_on(response, creq, decision.reason, stored=True, stream=tee)
@@ -561,6 +574,36 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
             ),
         )
         return passed
+
+    async def _store_whole(
+        self,
+        stream: httpx.ByteStream,
+        writer: AsyncEntryWriter,
+        entry: Entry,
+        plan: ResponsePlan,
+        expected: int | None,
+        sequence: int,
+    ) -> bool:
+        """Store a body that is already whole in memory, at once; tell whether it was stored.
+
+        The same checks as :class:`AsyncTeeBody` makes once a streamed body is read:
+        complete (S-18), within ``max_entry_size``, not invalidated meanwhile (I-9).
+        An ``httpx.ByteStream`` yields the same bytes every time it is iterated, so the
+        user still reads the body from the response.
+        """
+        body = b"".join(stream)
+        limit = self._options.max_entry_size
+        if (
+            (expected is not None and len(body) != expected)
+            or (limit is not None and len(body) > limit)
+            or self._invalidated_since(entry.key, sequence)
+        ):
+            await self._storage_call("abort", writer.abort)
+            return False
+        if body and await self._storage_call("write", writer.write, body) is _FAILED:
+            await self._storage_call("abort", writer.abort)
+            return False
+        return await self._commit(writer, entry, plan)
 
     async def aclose(self) -> None:
         """Close the wrapped transport, and the storage if this transport created it."""

@@ -358,7 +358,11 @@ def test_transport_request_extensions_never_reach_origin_as_headers(
 
 def test_transport_body_closed_unread_not_stored() -> None:
     """S-18, DESIGN §3: a response streamed and closed without reading is never stored."""
-    cache = Cache(respond(200, FRESH))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=FRESH, stream=ChunkedStream([b"hel", b"lo"]))
+
+    cache = Cache(handler)
     with cache.client as client:
         with client.stream("GET", "/a") as response:
             assert response.status_code == 200
@@ -367,6 +371,46 @@ def test_transport_body_closed_unread_not_stored() -> None:
         again = client.get("/a")
     assert again.extensions["from_cache"] is False
     assert cache.origin.calls == 2
+
+
+def test_transport_whole_in_memory_body_stored_at_once_and_still_read() -> None:
+    """A body already whole in memory (``httpx.ByteStream``) is complete: stored at once.
+
+    The user still reads it from the response, decoded once.
+    """
+    cache = Cache(respond(200, FRESH))
+    with cache.client as client:
+        with client.stream("GET", "/a") as response:
+            assert len(cache.entries()) == 1
+            assert response.extensions["cache_status"].endswith("stored")
+            assert response.read() == b"hello"
+        again = client.get("/a")
+    assert again.extensions["from_cache"] is True
+    assert again.content == b"hello"
+    assert cache.origin.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "length", "limit"),
+    [
+        pytest.param(b"hel", "5", None, id="S-18-shorter-than-content-length"),
+        pytest.param(b"hello, world", "12", 8, id="over-max-entry-size"),
+    ],
+)
+def test_transport_whole_in_memory_body_incomplete_or_too_large_not_stored(
+    content: bytes, length: str, limit: int | None
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {**FRESH, "Content-Length": length}
+        return httpx.Response(200, headers=headers, content=content)
+
+    cache = Cache(handler, max_entry_size=limit)
+    with cache.client as client:
+        first = client.get("/a")
+        second = client.get("/a")
+    assert first.content == content
+    assert cache.entries() == []
+    assert second.extensions["from_cache"] is False
 
 
 def test_transport_body_read_half_way_not_stored() -> None:
@@ -650,12 +694,21 @@ def test_transport_serves_an_inline_body_without_open_body() -> None:
 # -- invalidation --------------------------------------------------------------------------------
 
 
-def invalidating(method: str, status: int, headers: dict[str, str]) -> Handler:
-    """GETs are fresh for 60 s; `method` answers `status` with `headers`."""
+def invalidating(
+    method: str, status: int, headers: dict[str, str], *, streamed: bool = False
+) -> Handler:
+    """GETs are fresh for 60 s; `method` answers `status` with `headers`.
+
+    ``streamed`` GET bodies arrive as a stream (as from the network), read only when
+    the user reads them; otherwise they are whole in memory and stored at once.
+    """
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
-            return httpx.Response(200, headers=FRESH, content=request.url.path.encode())
+            path = request.url.path.encode()
+            if streamed:
+                return httpx.Response(200, headers=FRESH, stream=ChunkedStream([path]))
+            return httpx.Response(200, headers=FRESH, content=path)
         return httpx.Response(status, headers=headers)
 
     return handler
@@ -708,7 +761,7 @@ def test_transport_unsafe_request_invalidates_stored_get(
 )
 def test_transport_get_in_flight_across_invalidation_not_stored(latency: float) -> None:
     """I-9, RFC 9111 §4.4: a GET sent before a POST's invalidation must not be stored after it."""
-    cache = Cache(invalidating("POST", 200, {}))
+    cache = Cache(invalidating("POST", 200, {}, streamed=True))
     with cache.client as client:
         with client.stream("GET", "/a") as in_flight:
             cache.clock.advance(latency)
@@ -723,7 +776,7 @@ def test_transport_get_in_flight_across_invalidation_not_stored(latency: float) 
 
 def test_transport_store_aborted_by_invalidation_reports_not_stored() -> None:
     """I-9, E-12: when an invalidation cancels the store, the extension says `stored=?0`."""
-    cache = Cache(invalidating("POST", 200, {}))
+    cache = Cache(invalidating("POST", 200, {}, streamed=True))
     with cache.client as client, client.stream("GET", "/a") as in_flight:
         cache.clock.advance(1)
         client.post("/a")
