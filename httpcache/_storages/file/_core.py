@@ -177,10 +177,11 @@ def create_temp(directory: str, *, make: bool = True) -> tuple[str, int]:
             return temp, os.open(temp, _TEMP_FLAGS, 0o600)
         except FileExistsError:  # pragma: no cover - 64 random bits collided
             pass
-        except FileNotFoundError:  # never stored here, or a sweep removed the empty directory
+        except FileNotFoundError:  # never stored here, or the namespace was just cleared
             if not make or attempt == _ATTEMPTS:
                 raise
-            make_dirs(directory)
+            with contextlib.suppress(FileNotFoundError):  # cleared again meanwhile: retry
+                make_dirs(directory)
         attempt += 1
 
 
@@ -604,8 +605,6 @@ class FileCore:
                     removed += self._sweep_shard(path, now, wall_now)
                 elif layout.is_legacy_dir(name):  # the previous layout: never read again
                     shutil.rmtree(path, ignore_errors=True)
-            with contextlib.suppress(OSError):  # not empty, or already gone
-                os.rmdir(f"{entries}/{shard}")
         children = f"{directory}/{layout.CHILDREN_DIR}"
         for child in listdir(children):
             if layout.is_namespace(child):
@@ -639,9 +638,7 @@ class FileCore:
             info = layout.parse_name(name)
             if info is not None and info.kind != "record" and name not in named:
                 _remove_if_stale(f"{shard}/{name}", wall_now)
-        with contextlib.suppress(OSError):  # not empty (the usual case), or already gone
-            os.rmdir(shard)
-        return removed
+        return removed  # the shard directory stays (there are 4096 at most)
 
     def sweep_if_due(self, now: float, every: float, wall_now: float) -> None:
         """Sweep this namespace unless some process did within ``every`` seconds."""

@@ -23,8 +23,9 @@ Invariants:
 * A record names a large body by a random token, so a head can only ever be paired
   with the body written with it; a head whose body is gone is a miss, never a torn
   entry.
-* Shard directories are created once, by the first store that needs one; a store
-  of a new key creates no directory.
+* Shard directories are created once, by the first store that needs one, and never
+  removed by sweeps (4096 per namespace at most): storing a new key in a used shard
+  creates no directory.
 * Directories left by the previous layout (one ``entries/<h[:2]>/<h>/`` directory per
   key) are recognised by :func:`is_legacy_dir`: never read, removed by sweeps.
 """
