@@ -37,6 +37,7 @@ from ..._serializers import JSONSerializer, Serializer
 from ..._synchronization import run_blocking
 from .._expiry import Lifetime, StorageLifetime
 from . import _layout as layout
+from ._batch import ReadBatch
 from ._core import FileCore, discard_temp
 from ._pending import PendingHits
 
@@ -145,6 +146,7 @@ class FileStorage(StorageLifetime):
 
     def _set_core(self, core: FileCore) -> None:
         self._core = core
+        self._reads: ReadBatch[tuple[str, float], list[Entry]] = ReadBatch(core.lookup)
 
     def _run(self, fn: Callable[..., _T], *args: object) -> _T:
         """Run blocking file work; an ``OSError`` becomes :class:`StorageError`."""
@@ -189,7 +191,10 @@ class FileStorage(StorageLifetime):
         now = self._clock()
         if self._next_sweep is None or now >= self._next_sweep:
             self._maybe_sweep(now)
-        found = self._run(self._core.lookup, (key, now))
+        try:
+            found = self._reads.run((key, now))  # one hop, shared with concurrent lookups
+        except OSError as exc:
+            raise StorageError(f"file storage failed: {exc}") from exc
         return self._hits.show(found) if found else found
 
     def open_writer(self, entry: Entry) -> FileWriter:
