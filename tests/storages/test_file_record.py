@@ -105,3 +105,28 @@ def test_layout_paths_shard_by_the_key_hash() -> None:
     assert layout.record_name(hashed) == hashed + ".head"
     assert layout.body_name(hashed, TOKEN) == f"{hashed}.{TOKEN}.body"
     assert layout.namespace_dir("/c", ("a", "b")) == "/c/ns/a/ns/b"
+
+
+def test_pending_with_hits_equals_replace_and_keeps_the_body() -> None:
+    from dataclasses import replace
+
+    from httpcache import Entry, RequestHead, ResponseHead
+    from httpcache._storages.file._pending import with_hits
+
+    entry = Entry(
+        key="http://example.com/",
+        variant="v",
+        request=RequestHead("GET", "http://example.com/"),
+        response=ResponseHead(200, ((b"ETag", b'"1"'),)),
+        request_time=1.0,
+        response_time=2.0,
+        created_at=2.0,
+        hits=3,
+        size=2,
+        accessed_at=5.0,
+        body=b"hi",
+        body_ref="ref",
+    )
+    copy = with_hits(entry, 7)
+    assert copy == replace(entry, hits=7)
+    assert (copy.body, copy.body_ref, entry.hits) == (b"hi", "ref", 3)

@@ -26,6 +26,7 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -317,8 +318,7 @@ class FileCore:
         Expired variants found are removed.
         """
         key, now = item
-        hashed = layout.digest(key)
-        path = f"{layout.shard_dir(self.dir, hashed)}/{hashed}{layout.RECORD_SUFFIX}"
+        hashed, path = _record_of(self.dir, key)
         raw = _read(path)
         if raw is None:
             return []
@@ -671,6 +671,13 @@ def discard_temp(temp: str, file: io.BufferedWriter) -> None:
         file.close()
     finally:
         unlink(temp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _record_of(directory: str, key: str) -> tuple[str, str]:
+    """Return the digest of ``key`` and the path of its record (remembered: hot keys repeat)."""
+    hashed = layout.digest(key)
+    return hashed, f"{layout.shard_dir(directory, hashed)}/{hashed}{layout.RECORD_SUFFIX}"
 
 
 def _matches(stored: Entry, wanted: Entry) -> bool:
