@@ -38,7 +38,8 @@ from ..._synchronization import arun_blocking
 from .._expiry import Lifetime, StorageLifetime
 from . import _layout as layout
 from ._batch import AsyncReadBatch
-from ._core import FileCore, discard_temp
+from ._core import FileCore
+from ._files import discard_temp
 from ._pending import PendingHits
 
 __all__ = ["AsyncFileBody", "AsyncFileStorage", "AsyncFileWriter"]

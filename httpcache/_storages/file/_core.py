@@ -2,7 +2,8 @@
 
 Nothing here differs between the two modes: the async storage runs each method in a
 worker thread (one hop per operation), the sync one calls it directly. Names and
-paths come from :mod:`._layout`, the record bytes from :mod:`._record`.
+paths come from :mod:`._layout`, the record bytes from :mod:`._record`, the file
+helpers from :mod:`._files`.
 
 Invariants:
 
@@ -42,6 +43,7 @@ from ..._models import Entry, StorageStats
 from ..._serializers import Serializer
 from .._expiry import Lifetime
 from .._hits import PendingHit
+from . import _files as files
 from . import _layout as layout
 from ._record import Frame, decode_record, encode_record, record_size
 
@@ -49,18 +51,7 @@ __all__ = ["FileCore", "Slot"]
 
 logger = logging.getLogger("httpcache.storage")
 
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-_TEMP_FLAGS = (
-    os.O_WRONLY
-    | os.O_CREAT
-    | os.O_EXCL
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_BINARY", 0)
-)
-_FIRST_READ = 64 * 1024  # one read() fetches a whole record of this size or less
-_ATTEMPTS = 5  # tries of a read-modify-write (or a temporary file while sweeps remove dirs)
-_GONE = (FileNotFoundError, NotADirectoryError)
+_ATTEMPTS = 5  # tries of a read-modify-write before the last one writes regardless
 
 Change = Callable[[list["Slot"]], "list[Frame] | None"]
 """Given a key's current variants, return its new frames (``[]``: none), or ``None``: no change."""
@@ -85,145 +76,6 @@ class _Place:
     def body(self, token: str) -> str:
         """Return the path of this key's large body ``token``."""
         return f"{self.dir}/{self.hashed}.{token}{layout.BODY_SUFFIX}"
-
-
-# -- file helpers ----------------------------------------------------------------------------
-
-
-def _read_fd(fd: int) -> bytes:
-    """Read a whole record from ``fd`` (at most the record limit and one byte)."""
-    data = os.read(fd, _FIRST_READ)
-    if len(data) < _FIRST_READ:
-        return data
-    chunks = [data]
-    total = len(data)
-    while total <= layout.MAX_RECORD_BYTES:
-        chunk = os.read(fd, min(_FIRST_READ, layout.MAX_RECORD_BYTES + 1 - total))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    return b"".join(chunks)
-
-
-def _read(path: str) -> bytes | None:
-    """Return the whole record at ``path``, or None if there is none."""
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except _GONE:
-        return None
-    try:
-        return _read_fd(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_with_inode(path: str) -> tuple[bytes | None, int | None]:
-    """Return the record at ``path`` and its inode (``(None, None)`` if missing)."""
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except _GONE:
-        return None, None
-    try:
-        return _read_fd(fd), os.fstat(fd).st_ino
-    finally:
-        os.close(fd)
-
-
-def _inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except _GONE:
-        return None
-
-
-def make_dirs(path: str) -> None:
-    """Create ``path`` and its missing parents, each with mode 0700 whatever the umask."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        parent = os.path.dirname(path)
-        if parent == path:
-            raise
-        make_dirs(parent)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-
-
-def unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        os.unlink(path)
-
-
-def listdir(path: str) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except _GONE:
-        return []
-
-
-def read_small(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read(4096)
-
-
-def create_temp(directory: str, *, make: bool = True) -> tuple[str, int]:
-    """Create a 0600 temporary file in ``directory`` (made if missing); return it and its fd."""
-    attempt = 1
-    while True:
-        temp = f"{directory}/{layout.TEMP_PREFIX}{secrets.token_hex(8)}{layout.TEMP_SUFFIX}"
-        try:
-            return temp, os.open(temp, _TEMP_FLAGS, 0o600)
-        except FileExistsError:  # pragma: no cover - 64 random bits collided
-            pass
-        except FileNotFoundError:  # never stored here, or the namespace was just cleared
-            if not make or attempt == _ATTEMPTS:
-                raise
-            with contextlib.suppress(FileNotFoundError):  # cleared again meanwhile: retry
-                make_dirs(directory)
-        attempt += 1
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def write_atomic(directory: str, name: str, data: bytes) -> None:
-    """Write ``data`` to ``directory/name`` through a temporary file and ``os.replace``."""
-    temp, fd = create_temp(directory, make=False)
-    try:
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(temp, f"{directory}/{name}")
-    except BaseException:
-        unlink(temp)
-        raise
-
-
-def discard_dir(parent: str, name: str) -> None:
-    """Remove ``parent/name``: first renamed aside (atomic), then deleted."""
-    trash = f"{parent}/{layout.TRASH_PREFIX}{secrets.token_hex(8)}"
-    try:
-        os.rename(f"{parent}/{name}", trash)
-    except _GONE:
-        return
-    except OSError:  # cannot rename (open files on some systems): delete in place
-        trash = f"{parent}/{name}"
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def _remove_if_stale(path: str, wall_now: float) -> None:
-    try:
-        if layout.is_stale(os.stat(path).st_mtime, wall_now):
-            unlink(path)
-    except _GONE:
-        pass
 
 
 class FileCore:
@@ -267,7 +119,7 @@ class FileCore:
         except SerializationError as exc:
             logger.warning("dropping an unreadable cache record %s: %s", self._shown(path), exc)
             self._forget(path)
-            unlink(path)
+            files.unlink(path)
             return None
         with self._lock:
             previous = self._decoded.pop(path, None)
@@ -319,7 +171,7 @@ class FileCore:
         """
         key, now = item
         hashed, path = _record_of(self.dir, key)
-        raw = _read(path)
+        raw = files.read(path)
         if raw is None:
             return []
         slots = self._decode(path, raw, hashed)
@@ -336,7 +188,7 @@ class FileCore:
         where = self.place(entry.key)
         token = entry.body_ref if entry.body is None and layout.is_token(entry.body_ref) else None
         if token is None:
-            raw = _read(where.record)
+            raw = files.read(where.record)
             slots = () if raw is None else self._decode(where.record, raw, where.hashed) or ()
             slot = next((s for s in slots if _matches(s.entry, entry)), None)
             if slot is None:
@@ -370,7 +222,7 @@ class FileCore:
     def _modify(self, where: _Place, change: Change) -> None:
         """Read ``where``'s record, apply ``change`` and publish the result atomically."""
         for attempt in range(1, _ATTEMPTS + 1):
-            raw, inode = _read_with_inode(where.record)
+            raw, inode = files.read_with_inode(where.record)
             slots: Sequence[Slot] = ()
             if raw is not None:
                 slots = self._decode(where.record, raw, where.hashed) or ()
@@ -381,27 +233,27 @@ class FileCore:
                 kept = {frame.token for frame in frames}
                 for slot in slots:
                     if slot.frame.token is not None and slot.frame.token not in kept:
-                        unlink(where.body(slot.frame.token))
+                        files.unlink(where.body(slot.frame.token))
                 return
 
     def _publish(self, where: _Place, frames: list[Frame], inode: int | None, last: bool) -> bool:
         """Replace the record with ``frames`` unless it changed since it was read (``inode``)."""
         if not frames:
-            if inode is not None and (last or _inode(where.record) == inode):
-                unlink(where.record)
+            if inode is not None and (last or files.inode(where.record) == inode):
+                files.unlink(where.record)
             return True
-        temp, fd = create_temp(where.dir)
+        temp, fd = files.create_temp(where.dir)
         try:
             try:
-                _write_all(fd, encode_record(frames))
+                files.write_all(fd, encode_record(frames))
             finally:
                 os.close(fd)
-            if not last and _inode(where.record) != inode:
-                unlink(temp)
+            if not last and files.inode(where.record) != inode:
+                files.unlink(temp)
                 return False
             os.replace(temp, where.record)
         except BaseException:
-            unlink(temp)
+            files.unlink(temp)
             raise
         return True
 
@@ -423,13 +275,13 @@ class FileCore:
 
     def spill(self, key: str, chunks: Iterable[bytes]) -> tuple[str, io.BufferedWriter]:
         """Start a large body: a temporary file in ``key``'s directory holding ``chunks``."""
-        temp, fd = create_temp(self.place(key).dir)
+        temp, fd = files.create_temp(self.place(key).dir)
         file = os.fdopen(fd, "wb")
         try:
             for chunk in chunks:
                 file.write(chunk)
         except BaseException:
-            discard_temp(temp, file)
+            files.discard_temp(temp, file)
             raise
         return temp, file
 
@@ -438,19 +290,19 @@ class FileCore:
         try:
             file.close()
         except BaseException:
-            unlink(temp)
+            files.unlink(temp)
             raise
         token = secrets.token_hex(16)
         path = self.place(entry.key).body(token)
         try:
             os.replace(temp, path)
         except BaseException:
-            unlink(temp)
+            files.unlink(temp)
             raise
         try:
             self.store(entry, None, token)
         except BaseException:
-            unlink(path)
+            files.unlink(path)
             raise
 
     def update(self, entry: Entry) -> None:
@@ -479,7 +331,9 @@ class FileCore:
         for hit in batch:
             by_key.setdefault(hit.key, []).append(hit)
         for key, hits in by_key.items():
-            with contextlib.suppress(*_GONE):  # the key directory went meanwhile: nothing to do
+            with contextlib.suppress(
+                *files.GONE
+            ):  # the key directory went meanwhile: nothing to do
                 self._modify(self.place(key), self._add_hits(hits))
 
     def _add_hits(self, hits: list[PendingHit]) -> Change:
@@ -526,15 +380,15 @@ class FileCore:
         """Return every shard directory of the namespace at ``directory`` and its children."""
         found: list[str] = []
         entries = f"{directory}/{layout.ENTRIES_DIR}"
-        for shard in listdir(entries):
+        for shard in files.listdir(entries):
             if layout.is_shard(shard):
                 found.extend(
                     f"{entries}/{shard}/{name}"
-                    for name in listdir(f"{entries}/{shard}")
+                    for name in files.listdir(f"{entries}/{shard}")
                     if layout.is_sub_shard(name)
                 )
         children = f"{directory}/{layout.CHILDREN_DIR}"
-        for child in listdir(children):
+        for child in files.listdir(children):
             if layout.is_namespace(child):
                 found.extend(self.shard_dirs(f"{children}/{child}"))
         return found
@@ -544,7 +398,7 @@ class FileCore:
         return [
             f"{shard}/{name}"
             for shard in self.shard_dirs(directory)
-            for name in listdir(shard)
+            for name in files.listdir(shard)
             if (info := layout.parse_name(name)) is not None and info.kind == "record"
         ]
 
@@ -553,7 +407,7 @@ class FileCore:
         return _Place(name[: -len(layout.RECORD_SUFFIX)], shard, record)
 
     def _slots_at(self, where: _Place) -> tuple[Slot, ...]:
-        raw = _read(where.record)
+        raw = files.read(where.record)
         return () if raw is None else self._decode(where.record, raw, where.hashed) or ()
 
     def load_live(self, records: list[str], now: float) -> list[Entry]:
@@ -578,7 +432,7 @@ class FileCore:
                 if slot.frame.token is not None:
                     try:
                         size += os.stat(where.body(slot.frame.token)).st_size
-                    except _GONE:
+                    except files.GONE:
                         continue
                 entries += 1
                 expired += self._expired(slot.entry, now)
@@ -590,30 +444,30 @@ class FileCore:
     def sweep(self, directory: str, now: float, wall_now: float) -> int:
         """Remove expired entries and garbage under ``directory``; return entries removed."""
         removed = 0
-        for name in listdir(directory):
+        for name in files.listdir(directory):
             if name.startswith(layout.TRASH_PREFIX):
                 shutil.rmtree(f"{directory}/{name}", ignore_errors=True)
             elif name.startswith(layout.TEMP_PREFIX) and name.endswith(layout.TEMP_SUFFIX):
-                _remove_if_stale(f"{directory}/{name}", wall_now)
+                files.remove_if_stale(f"{directory}/{name}", wall_now)
         entries = f"{directory}/{layout.ENTRIES_DIR}"
-        for shard in listdir(entries):
+        for shard in files.listdir(entries):
             if not layout.is_shard(shard):
                 continue
-            for name in listdir(f"{entries}/{shard}"):
+            for name in files.listdir(f"{entries}/{shard}"):
                 path = f"{entries}/{shard}/{name}"
                 if layout.is_sub_shard(name):
                     removed += self._sweep_shard(path, now, wall_now)
                 elif layout.is_legacy_dir(name):  # the previous layout: never read again
                     shutil.rmtree(path, ignore_errors=True)
         children = f"{directory}/{layout.CHILDREN_DIR}"
-        for child in listdir(children):
+        for child in files.listdir(children):
             if layout.is_namespace(child):
                 removed += self.sweep(f"{children}/{child}", now, wall_now)
         return removed
 
     def _sweep_shard(self, shard: str, now: float, wall_now: float) -> int:
         removed = 0
-        names = listdir(shard)
+        names = files.listdir(shard)
         named: set[str] = set()
         for name in names:
             info = layout.parse_name(name)
@@ -637,40 +491,33 @@ class FileCore:
         for name in names:
             info = layout.parse_name(name)
             if info is not None and info.kind != "record" and name not in named:
-                _remove_if_stale(f"{shard}/{name}", wall_now)
+                files.remove_if_stale(f"{shard}/{name}", wall_now)
         return removed  # the shard directory stays (there are 4096 at most)
 
     def sweep_if_due(self, now: float, every: float, wall_now: float) -> None:
         """Sweep this namespace unless some process did within ``every`` seconds."""
         try:
-            last = layout.decode_marker(read_small(f"{self.dir}/{layout.SWEEP_MARKER}"))
-        except _GONE:
+            last = layout.decode_marker(files.read_small(f"{self.dir}/{layout.SWEEP_MARKER}"))
+        except files.GONE:
             last = None
         if not layout.sweep_due(now, last, every):
             return
         try:
-            write_atomic(self.dir, layout.SWEEP_MARKER, layout.encode_marker(now))
-        except _GONE:
+            files.write_atomic(self.dir, layout.SWEEP_MARKER, layout.encode_marker(now))
+        except files.GONE:
             return  # nothing stored in this namespace yet (or it was just cleared)
         self.sweep(self.dir, now, wall_now)
 
     def check_health(self) -> None:
-        make_dirs(self.dir)
-        temp, fd = create_temp(self.dir, make=False)
+        files.make_dirs(self.dir)
+        temp, fd = files.create_temp(self.dir, make=False)
         os.close(fd)
         os.unlink(temp)
 
     def clear(self) -> None:
-        discard_dir(self.dir, layout.ENTRIES_DIR)
-        discard_dir(self.dir, layout.CHILDREN_DIR)
+        files.discard_dir(self.dir, layout.ENTRIES_DIR)
+        files.discard_dir(self.dir, layout.CHILDREN_DIR)
         self.forget_all()
-
-
-def discard_temp(temp: str, file: io.BufferedWriter) -> None:
-    try:
-        file.close()
-    finally:
-        unlink(temp)
 
 
 @functools.lru_cache(maxsize=4096)

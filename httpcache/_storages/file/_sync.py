@@ -38,7 +38,8 @@ from ..._synchronization import run_blocking
 from .._expiry import Lifetime, StorageLifetime
 from . import _layout as layout
 from ._batch import ReadBatch
-from ._core import FileCore, discard_temp
+from ._core import FileCore
+from ._files import discard_temp
 from ._pending import PendingHits
 
 __all__ = ["FileBody", "FileStorage", "FileWriter"]
