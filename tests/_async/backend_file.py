@@ -15,7 +15,7 @@ async def build(ctx: Context, lifetime: Lifetime) -> AsyncFileStorage:
 
 
 async def corrupt(storage: AsyncFileStorage, entry: Entry) -> None:
-    storage._head_path(entry.key, entry.variant).write_bytes(b"\x00not a record")
+    storage._record_path(entry.key).write_bytes(b"\x00not a record")
 
 
 BACKEND = Backend("file", build, corrupt)

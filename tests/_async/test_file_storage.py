@@ -1,7 +1,8 @@
 """AsyncFileStorage: permissions, hashed paths, atomic writes, amortised sweeps, processes.
 
 The behaviour every storage shares is in test_storage_contract.py; these tests cover
-what only the file backend promises (DESIGN §3, §5).
+what only the file backend promises (DESIGN §3, §5). What a hit and a store cost, in
+file-system calls, is in test_file_storage_costs.py.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from httpcache import (
 )
 from httpcache._storages.file import _layout as layout
 from httpcache._storages.file._async import AsyncFileStorage
+from httpcache._storages.file._core import FileCore
 
 from .support import BASE, T0, Clock
 
 KiB = 1024
+LARGE = 100 * KiB  # past INLINE_LIMIT: the body gets a file of its own
 POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 
 
@@ -79,8 +82,8 @@ def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def heads_under(root: Path) -> list[Path]:
-    return [p for p in files_under(root) if p.name.endswith(layout.HEAD_SUFFIX)]
+def records_under(root: Path) -> list[Path]:
+    return [p for p in files_under(root) if p.name.endswith(layout.RECORD_SUFFIX)]
 
 
 def bodies_under(root: Path) -> list[Path]:
@@ -187,18 +190,21 @@ async def test_file_storage_files_are_0600_and_directories_0700(
     """DESIGN §5: modes hold even under a permissive umask."""
     storage = AsyncFileStorage(base_path=base, clock=clock, ttl=100).with_namespace("ns1")
     committed = await put(storage, make_entry())
+    await put(storage, make_entry("/large"), b"L" * LARGE)
     await storage.record_hit(committed)
+    await storage.aclose()  # writes the hit back
     await storage.update_entry(committed)
     clock.advance(61)
     await storage.get_entries(committed.key)  # a sweep, which leaves its marker file
-    writer = await storage.open_writer(make_entry("/b"))  # a temporary file, in flight
-    await writer.write(b"partial")
+    writer = await storage.open_writer(make_entry("/b"))  # a spilled body file, in flight
+    await writer.write(b"p" * LARGE)
     paths = [base, *base.rglob("*")]
     dirs = [p for p in paths if p.is_dir()]
     files = [p for p in paths if p.is_file()]
     assert {stat.S_IMODE(p.stat().st_mode) for p in dirs} == {0o700}
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
     assert any(p.name.endswith(layout.TEMP_SUFFIX) for p in files)
+    assert any(p.name.endswith(layout.BODY_SUFFIX) for p in files)
     assert any(p.name == layout.SWEEP_MARKER for p in files)
     await writer.abort()
 
@@ -209,7 +215,7 @@ async def test_file_storage_paths_hold_no_key_material(base: Path, clock: Clock)
     storage = AsyncFileStorage(base_path=base, clock=clock).with_namespace("space")
     secret_path = "/users/alice-secret/profile?token=s3cr3t-t0ken"
     await put(storage, make_entry(secret_path, variant="authorization=hunter2"))
-    assert len(heads_under(base)) == 1
+    assert len(records_under(base)) == 1
     for path in [*base.rglob("*")]:
         relative = path.relative_to(base).as_posix()
         for fragment in ("example", "alice", "secret", "s3cr3t", "token", "hunter2", "users"):
@@ -220,21 +226,47 @@ async def test_file_storage_paths_hold_no_key_material(base: Path, clock: Clock)
 
 
 @pytest.mark.anyio
-async def test_file_storage_commit_leaves_no_temporary_files(
+async def test_file_storage_small_body_stays_in_memory_until_commit(
     storage: AsyncFileStorage, base: Path
 ) -> None:
+    """A small body touches the disk once: with its head, in the key's record."""
     writer = await storage.open_writer(make_entry())
     await writer.write(b"part one, ")
-    assert len(temps_under(base)) == 1
-    assert heads_under(base) == []
-    assert await storage.get_entries(BASE + "/a") == []
     await writer.write(b"part two")
+    assert files_under(base) == []
+    assert await storage.get_entries(BASE + "/a") == []
+    await writer.commit()
+    assert [p.name for p in files_under(base)] == [f"{layout.digest(BASE + '/a')}.head"]
+    [found] = await storage.get_entries(BASE + "/a")
+    assert found.body == b"part one, part two"
+    assert await read_body(storage, found) == b"part one, part two"
+
+
+@pytest.mark.parametrize(
+    ("size", "spills"),
+    [
+        pytest.param(layout.INLINE_LIMIT, False, id="at-the-limit-inline"),
+        pytest.param(layout.INLINE_LIMIT + 1, True, id="past-the-limit-spills"),
+    ],
+)
+@pytest.mark.anyio
+async def test_file_storage_body_past_the_inline_limit_spills_to_a_file(
+    storage: AsyncFileStorage, base: Path, size: int, spills: bool
+) -> None:
+    body = os.urandom(size)
+    writer = await storage.open_writer(make_entry())
+    for start in range(0, size, 16 * KiB):
+        await writer.write(body[start : start + 16 * KiB])
+    assert len(temps_under(base)) == int(spills)
+    assert await storage.get_entries(BASE + "/a") == []
     await writer.commit()
     assert temps_under(base) == []
-    assert len(heads_under(base)) == 1
-    assert len(bodies_under(base)) == 1
+    assert len(records_under(base)) == 1
+    assert len(bodies_under(base)) == int(spills)
     [found] = await storage.get_entries(BASE + "/a")
-    assert await read_body(storage, found) == b"part one, part two"
+    assert (found.body is None) == spills
+    assert (found.body_ref is not None) == spills
+    assert await read_body(storage, found) == body
 
 
 @pytest.mark.anyio
@@ -242,7 +274,8 @@ async def test_file_storage_abort_leaves_no_file_behind(
     storage: AsyncFileStorage, base: Path
 ) -> None:
     writer = await storage.open_writer(make_entry())
-    await writer.write(b"x" * 100 * KiB)
+    await writer.write(b"x" * LARGE)
+    assert len(temps_under(base)) == 1
     await writer.abort()
     await writer.abort()  # twice is harmless
     assert files_under(base) == []
@@ -256,11 +289,32 @@ async def test_file_storage_abort_leaves_no_file_behind(
 async def test_file_storage_replacing_a_variant_removes_the_old_body(
     storage: AsyncFileStorage, base: Path
 ) -> None:
-    await put(storage, make_entry(), b"old")
-    await put(storage, make_entry(at=T0 + 1), b"newer")
-    assert len(heads_under(base)) == 1
+    await put(storage, make_entry(), b"o" * LARGE)
+    await put(storage, make_entry(at=T0 + 1), b"n" * LARGE)
+    assert len(records_under(base)) == 1
     [body] = bodies_under(base)
-    assert body.read_bytes() == b"newer"
+    assert body.read_bytes() == b"n" * LARGE
+    await put(storage, make_entry(at=T0 + 2), b"small again")
+    assert bodies_under(base) == []
+
+
+@pytest.mark.anyio
+async def test_file_storage_variants_share_one_record_and_keep_their_bodies(
+    storage: AsyncFileStorage, base: Path
+) -> None:
+    await put(storage, make_entry(variant="en"), b"english")
+    await put(storage, make_entry(variant="de"), b"d" * LARGE)
+    await put(storage, make_entry(variant="fr"), b"francais")
+    assert len(records_under(base)) == 1
+    found = {e.variant: e for e in await storage.get_entries(BASE + "/a")}
+    assert {v: await read_body(storage, e) for v, e in found.items()} == {
+        "en": b"english",
+        "de": b"d" * LARGE,
+        "fr": b"francais",
+    }
+    await storage.delete_entries(BASE + "/a", ["de"])
+    assert bodies_under(base) == []
+    assert sorted(e.variant for e in await storage.get_entries(BASE + "/a")) == ["en", "fr"]
 
 
 @pytest.mark.anyio
@@ -291,17 +345,19 @@ async def test_file_storage_body_closed_early_releases_its_file(
 # -- stale pairs and vanished files ------------------------------------------------------
 
 
+@pytest.mark.parametrize("size", [pytest.param(10, id="inline"), pytest.param(LARGE, id="file")])
 @pytest.mark.anyio
 async def test_file_storage_old_entry_is_never_paired_with_a_new_body(
-    storage: AsyncFileStorage,
+    storage: AsyncFileStorage, size: int
 ) -> None:
     """A head read before another writer replaced the variant gets no body and no update."""
-    old = await put(storage, make_entry(at=T0), b"old body")
+    old = await put(storage, make_entry(at=T0), b"o" * size)
     [seen] = await storage.get_entries(old.key)
     await put(storage, make_entry(at=T0 + 5), b"the new body")
     assert await storage.open_body(seen) is None
     await storage.update_entry(replace(seen, response=ResponseHead(200, ((b"ETag", b"old"),))))
     await storage.record_hit(seen)
+    await storage.aclose()  # the hit is written back, to nothing
     [current] = await storage.get_entries(old.key)
     assert current.created_at == T0 + 5
     assert current.hits == 0
@@ -313,25 +369,26 @@ async def test_file_storage_old_entry_is_never_paired_with_a_new_body(
 async def test_file_storage_vanished_body_is_a_miss_and_drops_the_head(
     storage: AsyncFileStorage, base: Path
 ) -> None:
-    committed = await put(storage, make_entry())
+    committed = await put(storage, make_entry(), b"b" * LARGE)
     [body] = bodies_under(base)
     body.unlink()
-    assert len(await storage.get_entries(committed.key)) == 1  # the head alone is still there
-    assert await storage.open_body(committed) is None
-    assert heads_under(base) == []
+    [found] = await storage.get_entries(committed.key)  # the head alone is still there
+    assert await storage.open_body(found) is None
+    assert records_under(base) == []
     assert await storage.get_entries(committed.key) == []
 
 
 @pytest.mark.anyio
 async def test_file_storage_vanished_head_is_a_miss(storage: AsyncFileStorage, base: Path) -> None:
     committed = await put(storage, make_entry())
-    [head] = heads_under(base)
-    head.unlink()
+    [record] = records_under(base)
+    record.unlink()
     assert await storage.get_entries(committed.key) == []
     assert await storage.open_body(committed) is None
     await storage.update_entry(committed)
     await storage.record_hit(committed)
-    assert heads_under(base) == []
+    await storage.aclose()
+    assert records_under(base) == []
 
 
 @pytest.mark.anyio
@@ -359,13 +416,14 @@ async def test_file_storage_truncated_body_is_a_logged_miss(
     storage: AsyncFileStorage, base: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A body cut short (a crash before the data reached the disk) is never served."""
-    committed = await put(storage, make_entry(), b"0123456789")
+    committed = await put(storage, make_entry(), b"0123456789" * (LARGE // 10))
     [body] = bodies_under(base)
     body.write_bytes(b"01234")
+    [found] = await storage.get_entries(committed.key)
     with caplog.at_level(logging.WARNING, logger="httpcache.storage"):
-        assert await storage.open_body(committed) is None
+        assert await storage.open_body(found) is None
     assert any("incomplete" in r.getMessage() for r in caplog.records)
-    assert heads_under(base) == []
+    assert records_under(base) == []
 
 
 @pytest.mark.anyio
@@ -384,17 +442,22 @@ async def test_file_storage_head_under_the_wrong_key_is_dropped(
     assert len(await storage.get_entries(a.key)) == 1
 
 
+@pytest.mark.parametrize("size", [pytest.param(4, id="inline"), pytest.param(LARGE, id="file")])
+@pytest.mark.parametrize("cleared", ["self", "parent"])
 @pytest.mark.anyio
 async def test_file_storage_commit_after_clear_fails_and_stores_nothing(
-    storage: AsyncFileStorage, base: Path
+    storage: AsyncFileStorage, base: Path, size: int, cleared: str
 ) -> None:
-    writer = await storage.open_writer(make_entry())
-    await writer.write(b"data")
-    await storage.clear()
+    child = storage.with_namespace("kid")
+    writer = await child.open_writer(make_entry())
+    await writer.write(b"d" * size)
+    await (child if cleared == "self" else storage).clear()
     with pytest.raises(StorageError):
         await writer.commit()
-    assert await storage.get_entries(BASE + "/a") == []
+    assert await child.get_entries(BASE + "/a") == []
     assert files_under(base) == []
+    await put(child, make_entry())  # a writer opened after the clear stores as usual
+    assert len(await child.get_entries(BASE + "/a")) == 1
 
 
 @pytest.mark.anyio
@@ -406,8 +469,10 @@ async def test_file_storage_unusable_directory_is_unhealthy_and_raises_storage_e
     storage = AsyncFileStorage(base_path=not_a_dir)
     assert await storage.health() is False
     assert await storage.get_entries(BASE + "/a") == []
+    writer = await storage.open_writer(make_entry())  # no file work until the commit
+    await writer.write(b"body")
     with pytest.raises(StorageError):
-        await storage.open_writer(make_entry())
+        await writer.commit()
 
 
 # -- expiry sweeps ------------------------------------------------------------------------
@@ -417,13 +482,13 @@ async def test_file_storage_unusable_directory_is_unhealthy_and_raises_storage_e
 def sweeps(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record the directory of every sweep any file storage runs."""
     calls: list[Path] = []
-    original = AsyncFileStorage._sweep
+    original = FileCore.sweep
 
-    def spy(self: AsyncFileStorage, directory: Path, now: float, wall_now: float) -> int:
-        calls.append(directory)
+    def spy(self: FileCore, directory: str, now: float, wall_now: float) -> int:
+        calls.append(Path(directory))
         return original(self, directory, now, wall_now)
 
-    monkeypatch.setattr(AsyncFileStorage, "_sweep", spy)
+    monkeypatch.setattr(FileCore, "sweep", spy)
     return calls
 
 
@@ -475,11 +540,12 @@ async def test_file_storage_sweep_removes_expired_entries_it_never_read(
     storage = AsyncFileStorage(base_path=base, clock=clock, ttl=10, check_ttl_every=30)
     for n in range(5):
         await put(storage, make_entry(f"/{n}", at=clock.now))
+    await put(storage, make_entry("/large", at=clock.now), b"L" * LARGE)
     clock.advance(31)
     await storage.get_entries(BASE + "/unrelated")  # triggers the sweep
-    assert heads_under(base) == []
+    assert records_under(base) == []
     assert bodies_under(base) == []
-    assert not any((base / layout.ENTRIES_DIR).rglob("*/*"))  # empty key directories gone
+    assert files_under(base / layout.ENTRIES_DIR) == []
 
 
 @pytest.mark.anyio
@@ -487,41 +553,51 @@ async def test_file_storage_sweep_removes_only_stale_garbage(
     storage: AsyncFileStorage, base: Path
 ) -> None:
     """Leftovers of crashed writers go once they are old; a writer in flight is left alone."""
-    committed = await put(storage, make_entry())
-    key_dir = storage._head_path(committed.key, committed.variant).parent
+    committed = await put(storage, make_entry(), b"c" * LARGE)
+    [named] = bodies_under(base)
+    shard = storage._record_path(committed.key).parent
+    hashed = layout.digest(committed.key)
     in_flight = await storage.open_writer(make_entry("/b"))
-    await in_flight.write(b"busy")
-    stale_temp = key_dir / ".crashed.tmp"
+    await in_flight.write(b"busy" * LARGE)
+    stale_temp = shard / ".crashed.tmp"
     stale_temp.write_bytes(b"x")
-    orphan = key_dir / layout.body_name(layout.variant_stem("gone"), "0" * 32)
+    orphan = shard / layout.body_name(hashed, "0" * 32)
     orphan.write_bytes(b"x")
-    fresh_orphan = key_dir / layout.body_name(layout.variant_stem("new"), "1" * 32)
+    fresh_orphan = shard / layout.body_name(hashed, "1" * 32)
     fresh_orphan.write_bytes(b"x")
+    legacy = shard.parent / ("f" * 64)  # a key directory of the previous layout
+    legacy.mkdir()
+    (legacy / ("e" * 64 + ".head")).write_bytes(b"httpcache-file/1 old head")
     trash = base / f"{layout.TRASH_PREFIX}leftover"
     (trash / "deep").mkdir(parents=True)
     old = time.time() - layout.STALE_AFTER - 10
-    for path in (stale_temp, orphan):
+    for path in (stale_temp, orphan, named):
         os.utime(path, (old, old))
     assert await storage.delete_expired() == 0
     assert not stale_temp.exists()
     assert not orphan.exists()
+    assert not legacy.exists()
     assert not trash.exists()
     assert fresh_orphan.exists()
+    assert named.exists()  # old, but its record names it
     assert len(temps_under(base)) == 1  # the writer in flight
     await in_flight.commit()
     assert len(await storage.get_entries(BASE + "/b")) == 1
-    assert len(await storage.get_entries(committed.key)) == 1
+    [found] = await storage.get_entries(committed.key)
+    assert await read_body(storage, found) == b"c" * LARGE
 
 
 @pytest.mark.anyio
-async def test_file_storage_stats_count_heads_and_bodies_on_disk(base: Path, clock: Clock) -> None:
+async def test_file_storage_stats_count_records_and_bodies_on_disk(
+    base: Path, clock: Clock
+) -> None:
     storage = AsyncFileStorage(base_path=base, clock=clock, ttl=10, check_ttl_every=1000)
     await put(storage, make_entry("/a", at=clock.now), b"x" * 1000)
     clock.advance(5)
-    await put(storage.with_namespace("kid"), make_entry("/b", at=clock.now), b"y" * 500)
+    await put(storage.with_namespace("kid"), make_entry("/b", at=clock.now), b"y" * LARGE)
     clock.advance(6)
     stats = await storage.stats()
-    on_disk = sum(p.stat().st_size for p in [*heads_under(base), *bodies_under(base)])
+    on_disk = sum(p.stat().st_size for p in [*records_under(base), *bodies_under(base)])
     assert (stats.entries, stats.bytes, stats.expired) == (2, on_disk, 1)
     assert await storage.delete_expired() == 1
     assert (await storage.stats()).entries == 1
@@ -533,7 +609,9 @@ PER_PROCESS = 50
 
 
 def _body(name: str, n: int) -> bytes:
-    return (f"{name}:{n}:".encode() * 2000)[: 20 * KiB + n * 97]
+    """Bodies of 20 KiB and more, every fifth one too large to be kept inline."""
+    size = 20 * KiB + n * 97 + (LARGE if n % 5 == 0 else 0)
+    return (f"{name}:{n}:".encode() * (size // 4))[:size]
 
 
 def _check_pair(entry: Entry, body: bytes | None) -> None:
@@ -558,6 +636,7 @@ async def _write_and_read(base: Path, name: str, other: str) -> None:
                 _check_pair(entry, await read_body(storage, entry))
         if n % 10 == 0:
             assert len([e async for e in storage.iter_entries(f"{BASE}/{name}/*")]) == n + 1
+    await storage.aclose()  # writes the buffered hits back
 
 
 def _complete(fn: Callable[..., object], *args: object) -> None:

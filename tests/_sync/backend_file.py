@@ -15,7 +15,7 @@ def build(ctx: Context, lifetime: Lifetime) -> FileStorage:
 
 
 def corrupt(storage: FileStorage, entry: Entry) -> None:
-    storage._head_path(entry.key, entry.variant).write_bytes(b"\x00not a record")
+    storage._record_path(entry.key).write_bytes(b"\x00not a record")
 
 
 BACKEND = Backend("file", build, corrupt)

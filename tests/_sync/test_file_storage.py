@@ -1,7 +1,8 @@
 """FileStorage: permissions, hashed paths, atomic writes, amortised sweeps, processes.
 
 The behaviour every storage shares is in test_storage_contract.py; these tests cover
-what only the file backend promises (DESIGN §3, §5).
+what only the file backend promises (DESIGN §3, §5). What a hit and a store cost, in
+file-system calls, is in test_file_storage_costs.py.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from httpcache import (
 )
 from httpcache._storages.file import _layout as layout
 from httpcache._storages.file._sync import FileStorage
+from httpcache._storages.file._core import FileCore
 
 from .support import BASE, T0, Clock
 
 KiB = 1024
+LARGE = 100 * KiB  # past INLINE_LIMIT: the body gets a file of its own
 POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 
 
@@ -79,8 +82,8 @@ def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def heads_under(root: Path) -> list[Path]:
-    return [p for p in files_under(root) if p.name.endswith(layout.HEAD_SUFFIX)]
+def records_under(root: Path) -> list[Path]:
+    return [p for p in files_under(root) if p.name.endswith(layout.RECORD_SUFFIX)]
 
 
 def bodies_under(root: Path) -> list[Path]:
@@ -184,18 +187,21 @@ def test_file_storage_files_are_0600_and_directories_0700(
     """DESIGN §5: modes hold even under a permissive umask."""
     storage = FileStorage(base_path=base, clock=clock, ttl=100).with_namespace("ns1")
     committed = put(storage, make_entry())
+    put(storage, make_entry("/large"), b"L" * LARGE)
     storage.record_hit(committed)
+    storage.close()  # writes the hit back
     storage.update_entry(committed)
     clock.advance(61)
     storage.get_entries(committed.key)  # a sweep, which leaves its marker file
-    writer = storage.open_writer(make_entry("/b"))  # a temporary file, in flight
-    writer.write(b"partial")
+    writer = storage.open_writer(make_entry("/b"))  # a spilled body file, in flight
+    writer.write(b"p" * LARGE)
     paths = [base, *base.rglob("*")]
     dirs = [p for p in paths if p.is_dir()]
     files = [p for p in paths if p.is_file()]
     assert {stat.S_IMODE(p.stat().st_mode) for p in dirs} == {0o700}
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
     assert any(p.name.endswith(layout.TEMP_SUFFIX) for p in files)
+    assert any(p.name.endswith(layout.BODY_SUFFIX) for p in files)
     assert any(p.name == layout.SWEEP_MARKER for p in files)
     writer.abort()
 
@@ -205,7 +211,7 @@ def test_file_storage_paths_hold_no_key_material(base: Path, clock: Clock) -> No
     storage = FileStorage(base_path=base, clock=clock).with_namespace("space")
     secret_path = "/users/alice-secret/profile?token=s3cr3t-t0ken"
     put(storage, make_entry(secret_path, variant="authorization=hunter2"))
-    assert len(heads_under(base)) == 1
+    assert len(records_under(base)) == 1
     for path in [*base.rglob("*")]:
         relative = path.relative_to(base).as_posix()
         for fragment in ("example", "alice", "secret", "s3cr3t", "token", "hunter2", "users"):
@@ -215,28 +221,54 @@ def test_file_storage_paths_hold_no_key_material(base: Path, clock: Clock) -> No
 # -- atomic writes ------------------------------------------------------------------------
 
 
-def test_file_storage_commit_leaves_no_temporary_files(
+def test_file_storage_small_body_stays_in_memory_until_commit(
     storage: FileStorage, base: Path
 ) -> None:
+    """A small body touches the disk once: with its head, in the key's record."""
     writer = storage.open_writer(make_entry())
     writer.write(b"part one, ")
-    assert len(temps_under(base)) == 1
-    assert heads_under(base) == []
-    assert storage.get_entries(BASE + "/a") == []
     writer.write(b"part two")
+    assert files_under(base) == []
+    assert storage.get_entries(BASE + "/a") == []
+    writer.commit()
+    assert [p.name for p in files_under(base)] == [f"{layout.digest(BASE + '/a')}.head"]
+    [found] = storage.get_entries(BASE + "/a")
+    assert found.body == b"part one, part two"
+    assert read_body(storage, found) == b"part one, part two"
+
+
+@pytest.mark.parametrize(
+    ("size", "spills"),
+    [
+        pytest.param(layout.INLINE_LIMIT, False, id="at-the-limit-inline"),
+        pytest.param(layout.INLINE_LIMIT + 1, True, id="past-the-limit-spills"),
+    ],
+)
+def test_file_storage_body_past_the_inline_limit_spills_to_a_file(
+    storage: FileStorage, base: Path, size: int, spills: bool
+) -> None:
+    body = os.urandom(size)
+    writer = storage.open_writer(make_entry())
+    for start in range(0, size, 16 * KiB):
+        writer.write(body[start : start + 16 * KiB])
+    assert len(temps_under(base)) == int(spills)
+    assert storage.get_entries(BASE + "/a") == []
     writer.commit()
     assert temps_under(base) == []
-    assert len(heads_under(base)) == 1
-    assert len(bodies_under(base)) == 1
+    assert len(records_under(base)) == 1
+    assert len(bodies_under(base)) == int(spills)
     [found] = storage.get_entries(BASE + "/a")
-    assert read_body(storage, found) == b"part one, part two"
+    assert (found.body is None) == spills
+    assert (found.body_ref is not None) == spills
+    assert read_body(storage, found) == body
 
 
 def test_file_storage_abort_leaves_no_file_behind(
     storage: FileStorage, base: Path
 ) -> None:
     writer = storage.open_writer(make_entry())
-    writer.write(b"x" * 100 * KiB)
+    writer.write(b"x" * LARGE)
+    assert len(temps_under(base)) == 1
     writer.abort()
     writer.abort()  # twice is harmless
     assert files_under(base) == []
@@ -249,11 +281,31 @@ def test_file_storage_abort_leaves_no_file_behind(
 def test_file_storage_replacing_a_variant_removes_the_old_body(
     storage: FileStorage, base: Path
 ) -> None:
-    put(storage, make_entry(), b"old")
-    put(storage, make_entry(at=T0 + 1), b"newer")
-    assert len(heads_under(base)) == 1
+    put(storage, make_entry(), b"o" * LARGE)
+    put(storage, make_entry(at=T0 + 1), b"n" * LARGE)
+    assert len(records_under(base)) == 1
     [body] = bodies_under(base)
-    assert body.read_bytes() == b"newer"
+    assert body.read_bytes() == b"n" * LARGE
+    put(storage, make_entry(at=T0 + 2), b"small again")
+    assert bodies_under(base) == []
+
+
+def test_file_storage_variants_share_one_record_and_keep_their_bodies(
+    storage: FileStorage, base: Path
+) -> None:
+    put(storage, make_entry(variant="en"), b"english")
+    put(storage, make_entry(variant="de"), b"d" * LARGE)
+    put(storage, make_entry(variant="fr"), b"francais")
+    assert len(records_under(base)) == 1
+    found = {e.variant: e for e in storage.get_entries(BASE + "/a")}
+    assert {v: read_body(storage, e) for v, e in found.items()} == {
+        "en": b"english",
+        "de": b"d" * LARGE,
+        "fr": b"francais",
+    }
+    storage.delete_entries(BASE + "/a", ["de"])
+    assert bodies_under(base) == []
+    assert sorted(e.variant for e in storage.get_entries(BASE + "/a")) == ["en", "fr"]
 
 
 def test_file_storage_body_streams_in_64k_chunks(storage: FileStorage) -> None:
@@ -282,16 +334,18 @@ def test_file_storage_body_closed_early_releases_its_file(
 # -- stale pairs and vanished files ------------------------------------------------------
 
 
+@pytest.mark.parametrize("size", [pytest.param(10, id="inline"), pytest.param(LARGE, id="file")])
 def test_file_storage_old_entry_is_never_paired_with_a_new_body(
-    storage: FileStorage,
+    storage: FileStorage, size: int
 ) -> None:
     """A head read before another writer replaced the variant gets no body and no update."""
-    old = put(storage, make_entry(at=T0), b"old body")
+    old = put(storage, make_entry(at=T0), b"o" * size)
     [seen] = storage.get_entries(old.key)
     put(storage, make_entry(at=T0 + 5), b"the new body")
     assert storage.open_body(seen) is None
     storage.update_entry(replace(seen, response=ResponseHead(200, ((b"ETag", b"old"),))))
     storage.record_hit(seen)
+    storage.close()  # the hit is written back, to nothing
     [current] = storage.get_entries(old.key)
     assert current.created_at == T0 + 5
     assert current.hits == 0
@@ -302,24 +356,25 @@ def test_file_storage_old_entry_is_never_paired_with_a_new_body(
 def test_file_storage_vanished_body_is_a_miss_and_drops_the_head(
     storage: FileStorage, base: Path
 ) -> None:
-    committed = put(storage, make_entry())
+    committed = put(storage, make_entry(), b"b" * LARGE)
     [body] = bodies_under(base)
     body.unlink()
-    assert len(storage.get_entries(committed.key)) == 1  # the head alone is still there
-    assert storage.open_body(committed) is None
-    assert heads_under(base) == []
+    [found] = storage.get_entries(committed.key)  # the head alone is still there
+    assert storage.open_body(found) is None
+    assert records_under(base) == []
     assert storage.get_entries(committed.key) == []
 
 
 def test_file_storage_vanished_head_is_a_miss(storage: FileStorage, base: Path) -> None:
     committed = put(storage, make_entry())
-    [head] = heads_under(base)
-    head.unlink()
+    [record] = records_under(base)
+    record.unlink()
     assert storage.get_entries(committed.key) == []
     assert storage.open_body(committed) is None
     storage.update_entry(committed)
     storage.record_hit(committed)
-    assert heads_under(base) == []
+    storage.close()
+    assert records_under(base) == []
 
 
 def test_file_storage_vanished_directory_is_an_empty_cache(
@@ -345,13 +400,14 @@ def test_file_storage_truncated_body_is_a_logged_miss(
     storage: FileStorage, base: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A body cut short (a crash before the data reached the disk) is never served."""
-    committed = put(storage, make_entry(), b"0123456789")
+    committed = put(storage, make_entry(), b"0123456789" * (LARGE // 10))
     [body] = bodies_under(base)
     body.write_bytes(b"01234")
+    [found] = storage.get_entries(committed.key)
     with caplog.at_level(logging.WARNING, logger="httpcache.storage"):
-        assert storage.open_body(committed) is None
+        assert storage.open_body(found) is None
     assert any("incomplete" in r.getMessage() for r in caplog.records)
-    assert heads_under(base) == []
+    assert records_under(base) == []
 
 
 def test_file_storage_head_under_the_wrong_key_is_dropped(
@@ -369,16 +425,21 @@ def test_file_storage_head_under_the_wrong_key_is_dropped(
     assert len(storage.get_entries(a.key)) == 1
 
 
+@pytest.mark.parametrize("size", [pytest.param(4, id="inline"), pytest.param(LARGE, id="file")])
+@pytest.mark.parametrize("cleared", ["self", "parent"])
 def test_file_storage_commit_after_clear_fails_and_stores_nothing(
-    storage: FileStorage, base: Path
+    storage: FileStorage, base: Path, size: int, cleared: str
 ) -> None:
-    writer = storage.open_writer(make_entry())
-    writer.write(b"data")
-    storage.clear()
+    child = storage.with_namespace("kid")
+    writer = child.open_writer(make_entry())
+    writer.write(b"d" * size)
+    (child if cleared == "self" else storage).clear()
     with pytest.raises(StorageError):
         writer.commit()
-    assert storage.get_entries(BASE + "/a") == []
+    assert child.get_entries(BASE + "/a") == []
     assert files_under(base) == []
+    put(child, make_entry())  # a writer opened after the clear stores as usual
+    assert len(child.get_entries(BASE + "/a")) == 1
 
 
 def test_file_storage_unusable_directory_is_unhealthy_and_raises_storage_error(
@@ -389,8 +450,10 @@ def test_file_storage_unusable_directory_is_unhealthy_and_raises_storage_error(
     storage = FileStorage(base_path=not_a_dir)
     assert storage.health() is False
     assert storage.get_entries(BASE + "/a") == []
+    writer = storage.open_writer(make_entry())  # no file work until the commit
+    writer.write(b"body")
     with pytest.raises(StorageError):
-        storage.open_writer(make_entry())
+        writer.commit()
 
 
 # -- expiry sweeps ------------------------------------------------------------------------
@@ -400,13 +463,13 @@ def test_file_storage_unusable_directory_is_unhealthy_and_raises_storage_error(
 def sweeps(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record the directory of every sweep any file storage runs."""
     calls: list[Path] = []
-    original = FileStorage._sweep
+    original = FileCore.sweep
 
-    def spy(self: FileStorage, directory: Path, now: float, wall_now: float) -> int:
-        calls.append(directory)
+    def spy(self: FileCore, directory: str, now: float, wall_now: float) -> int:
+        calls.append(Path(directory))
         return original(self, directory, now, wall_now)
 
-    monkeypatch.setattr(FileStorage, "_sweep", spy)
+    monkeypatch.setattr(FileCore, "sweep", spy)
     return calls
 
 
@@ -455,51 +518,62 @@ def test_file_storage_sweep_removes_expired_entries_it_never_read(
     storage = FileStorage(base_path=base, clock=clock, ttl=10, check_ttl_every=30)
     for n in range(5):
         put(storage, make_entry(f"/{n}", at=clock.now))
+    put(storage, make_entry("/large", at=clock.now), b"L" * LARGE)
     clock.advance(31)
     storage.get_entries(BASE + "/unrelated")  # triggers the sweep
-    assert heads_under(base) == []
+    assert records_under(base) == []
     assert bodies_under(base) == []
-    assert not any((base / layout.ENTRIES_DIR).rglob("*/*"))  # empty key directories gone
+    assert files_under(base / layout.ENTRIES_DIR) == []
 
 
 def test_file_storage_sweep_removes_only_stale_garbage(
     storage: FileStorage, base: Path
 ) -> None:
     """Leftovers of crashed writers go once they are old; a writer in flight is left alone."""
-    committed = put(storage, make_entry())
-    key_dir = storage._head_path(committed.key, committed.variant).parent
+    committed = put(storage, make_entry(), b"c" * LARGE)
+    [named] = bodies_under(base)
+    shard = storage._record_path(committed.key).parent
+    hashed = layout.digest(committed.key)
     in_flight = storage.open_writer(make_entry("/b"))
-    in_flight.write(b"busy")
-    stale_temp = key_dir / ".crashed.tmp"
+    in_flight.write(b"busy" * LARGE)
+    stale_temp = shard / ".crashed.tmp"
     stale_temp.write_bytes(b"x")
-    orphan = key_dir / layout.body_name(layout.variant_stem("gone"), "0" * 32)
+    orphan = shard / layout.body_name(hashed, "0" * 32)
     orphan.write_bytes(b"x")
-    fresh_orphan = key_dir / layout.body_name(layout.variant_stem("new"), "1" * 32)
+    fresh_orphan = shard / layout.body_name(hashed, "1" * 32)
     fresh_orphan.write_bytes(b"x")
+    legacy = shard.parent / ("f" * 64)  # a key directory of the previous layout
+    legacy.mkdir()
+    (legacy / ("e" * 64 + ".head")).write_bytes(b"httpcache-file/1 old head")
     trash = base / f"{layout.TRASH_PREFIX}leftover"
     (trash / "deep").mkdir(parents=True)
     old = time.time() - layout.STALE_AFTER - 10
-    for path in (stale_temp, orphan):
+    for path in (stale_temp, orphan, named):
         os.utime(path, (old, old))
     assert storage.delete_expired() == 0
     assert not stale_temp.exists()
     assert not orphan.exists()
+    assert not legacy.exists()
     assert not trash.exists()
     assert fresh_orphan.exists()
+    assert named.exists()  # old, but its record names it
     assert len(temps_under(base)) == 1  # the writer in flight
     in_flight.commit()
     assert len(storage.get_entries(BASE + "/b")) == 1
-    assert len(storage.get_entries(committed.key)) == 1
+    [found] = storage.get_entries(committed.key)
+    assert read_body(storage, found) == b"c" * LARGE
 
 
-def test_file_storage_stats_count_heads_and_bodies_on_disk(base: Path, clock: Clock) -> None:
+def test_file_storage_stats_count_records_and_bodies_on_disk(
+    base: Path, clock: Clock
+) -> None:
     storage = FileStorage(base_path=base, clock=clock, ttl=10, check_ttl_every=1000)
     put(storage, make_entry("/a", at=clock.now), b"x" * 1000)
     clock.advance(5)
-    put(storage.with_namespace("kid"), make_entry("/b", at=clock.now), b"y" * 500)
+    put(storage.with_namespace("kid"), make_entry("/b", at=clock.now), b"y" * LARGE)
     clock.advance(6)
     stats = storage.stats()
-    on_disk = sum(p.stat().st_size for p in [*heads_under(base), *bodies_under(base)])
+    on_disk = sum(p.stat().st_size for p in [*records_under(base), *bodies_under(base)])
     assert (stats.entries, stats.bytes, stats.expired) == (2, on_disk, 1)
     assert storage.delete_expired() == 1
     assert (storage.stats()).entries == 1
@@ -511,7 +585,9 @@ PER_PROCESS = 50
 
 
 def _body(name: str, n: int) -> bytes:
-    return (f"{name}:{n}:".encode() * 2000)[: 20 * KiB + n * 97]
+    """Bodies of 20 KiB and more, every fifth one too large to be kept inline."""
+    size = 20 * KiB + n * 97 + (LARGE if n % 5 == 0 else 0)
+    return (f"{name}:{n}:".encode() * (size // 4))[:size]
 
 
 def _check_pair(entry: Entry, body: bytes | None) -> None:
@@ -536,6 +612,7 @@ def _write_and_read(base: Path, name: str, other: str) -> None:
                 _check_pair(entry, read_body(storage, entry))
         if n % 10 == 0:
             assert len([e for e in storage.iter_entries(f"{BASE}/{name}/*")]) == n + 1
+    storage.close()  # writes the buffered hits back
 
 
 def _complete(fn: Callable[..., object], *args: object) -> None:

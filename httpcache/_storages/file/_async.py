@@ -1,157 +1,63 @@
 """A storage on the local file system: one directory tree, shareable between processes.
 
-The layout and the head format are in :mod:`httpcache._storages.file._layout`; this module
-only moves bytes. Every blocking call runs through ``arun_blocking``.
+The layout is in :mod:`httpcache._storages.file._layout`, the record bytes in
+:mod:`._record`, and every blocking step in :mod:`._core`, which the sync and the
+async storage share; this module is the shell around it. Each storage operation is
+at most one ``arun_blocking`` call (one worker-thread hop).
 
 Invariants:
 
-* A body is written to a temporary file and renamed into place under a fresh
-  random name; only then does the head naming it replace the old head
-  (``os.replace``). A reader sees the old entry or the new one, never a mix and
-  never a partial file. An aborted writer removes its temporary file.
-* Bodies are never rewritten. Updating an entry or counting a hit replaces only
-  its head, keeping the body's name; a head whose body has gone is a miss.
-* A file that vanishes mid-operation (another process removed it) is a miss,
-  never an error. Any other ``OSError`` becomes :class:`StorageError`.
+* A hit is one read and no write: ``get_entries`` reads the key's one record file,
+  which holds small bodies inline, so the transport never calls ``open_body`` for
+  them; ``record_hit`` only adds to a :class:`~._pending.PendingHits` buffer, written
+  back in one batch per flush interval (at once for a due sliding renewal, and on
+  close). Entries read back here show this process's pending hits.
+* A store is one atomic rename: a writer keeps a small body in memory and publishes
+  head and body together on commit; past ``INLINE_LIMIT`` it spills to a temporary
+  body file that streams in bounded chunks.
 * Expiry sweeps run at most once per ``check_ttl_every`` seconds per namespace,
   across all processes sharing the directory (a marker file records the last one).
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import io
 import logging
 import os
-import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from ..._exceptions import ConfigurationError, SerializationError, StorageError
+from ..._exceptions import ConfigurationError, StorageError
 from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
 from ..._synchronization import arun_blocking
-from .._expiry import Lifetime, StorageLifetime, is_expired
+from .._expiry import Lifetime, StorageLifetime
 from . import _layout as layout
+from ._batch import AsyncReadBatch
+from ._core import FileCore
+from ._files import discard_temp
+from ._pending import PendingHits
 
 __all__ = ["AsyncFileBody", "AsyncFileStorage", "AsyncFileWriter"]
 
 logger = logging.getLogger("httpcache.storage")
 
 _T = TypeVar("_T")
-_BATCH = 256  # heads decoded per blocking call while listing
-_ATTEMPTS = 5  # tries to create a temporary file while sweeps remove empty directories
-
-
-@dataclass(frozen=True, slots=True)
-class _Head:
-    entry: Entry
-    token: str
-    path: Path
-    size: int  # bytes in the head file
-
-
-# -- blocking helpers (shared by every namespace) ------------------------------------------
-
-
-def _make_dirs(path: Path) -> None:
-    """Create ``path`` and its missing parents, each with mode 0700 whatever the umask."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        if path.parent == path:
-            raise
-        _make_dirs(path.parent)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-
-
-def _unlink(path: Path | str) -> None:
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        os.unlink(path)
-
-
-def _listdir(path: Path) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _read_small(path: Path) -> bytes:
-    with open(path, "rb") as file:
-        return file.read(layout.MAX_HEAD_BYTES + 1)
-
-
-def _open_temp(directory: Path) -> tuple[str, io.BufferedWriter]:
-    """Create a 0600 temporary file in ``directory`` (made if missing) and open it."""
-    attempt = 1
-    while True:
-        _make_dirs(directory)
-        try:
-            fd, temp = tempfile.mkstemp(
-                prefix=layout.TEMP_PREFIX, suffix=layout.TEMP_SUFFIX, dir=directory
-            )
-        except FileNotFoundError:  # a sweep removed the empty directory meanwhile
-            if attempt == _ATTEMPTS:
-                raise
-            attempt += 1
-            continue
-        return temp, os.fdopen(fd, "wb")
-
-
-def _write_atomic(directory: Path, name: str, data: bytes) -> None:
-    """Write ``data`` to ``directory/name`` through a temporary file and ``os.replace``."""
-    fd, temp = tempfile.mkstemp(prefix=layout.TEMP_PREFIX, suffix=layout.TEMP_SUFFIX, dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(temp, directory / name)
-    except BaseException:
-        _unlink(temp)
-        raise
-
-
-def _discard_temp(temp: str, file: io.BufferedWriter) -> None:
-    try:
-        file.close()
-    finally:
-        _unlink(temp)
-
-
-def _discard_dir(parent: Path, name: str) -> None:
-    """Remove ``parent/name``: first renamed aside (atomic), then deleted."""
-    trash = parent / f"{layout.TRASH_PREFIX}{secrets.token_hex(8)}"
-    try:
-        os.rename(parent / name, trash)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    except OSError:  # cannot rename (open files on some systems): delete in place
-        trash = parent / name
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def _rmdir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not empty (a writer is busy) or already gone
-        os.rmdir(path)
+_BATCH = 256  # records decoded per blocking call while listing
 
 
 class AsyncFileStorage(StorageLifetime):
     """Keep entries as files under one directory, shareable by threads and processes.
 
-    Each variant is a small head file (the serialized :class:`Entry`) beside its raw
-    body file, under directories named by hashes of the key and variant, never by
-    the URL. Files are created 0600 and directories 0700; every write goes to a
-    temporary file that is renamed into place, so a reader never sees a partial
-    entry. Bodies are streamed to and from disk in 64 KiB chunks.
+    Each key is one record file holding every variant's head (the serialized
+    :class:`Entry`) and, up to 64 KiB, its body; larger bodies stream to files of
+    their own. Directories are named by hashes of the key, never by the URL.
+    Files are created 0600 and directories 0700; every write goes to a temporary
+    file that is renamed into place, so a reader never sees a partial entry.
 
     Args:
         serializer: How heads are written; ``None`` means :class:`JSONSerializer`.
@@ -159,10 +65,12 @@ class AsyncFileStorage(StorageLifetime):
             current working directory (resolved when the storage is created).
         ttl: Seconds an entry is kept after it was stored or last freshened;
             ``None`` keeps entries until they are deleted.
+        sliding: Count ``ttl`` from an entry's last hit too.
+        max_lifetime: Seconds an entry is kept at most after it was first stored.
         check_ttl_every: Least number of seconds between two expiry sweeps of a
             namespace, shared by every process using the directory. Sweeps run
             from ordinary operations; :meth:`delete_expired` always sweeps.
-        clock: Source of the current time for ``ttl`` and sweeps.
+        clock: Source of the current time for ``ttl``, sweeps and hit write-backs.
 
     Raises:
         ConfigurationError: ``ttl`` or ``check_ttl_every`` is negative.
@@ -192,13 +100,20 @@ class AsyncFileStorage(StorageLifetime):
         base = layout.DEFAULT_BASE_PATH if base_path is None else base_path
         self._base = Path(base).expanduser().absolute()
         self._parts: tuple[str, ...] = ()
-        self._dir = self._base
+        self._set_core(FileCore(str(self._base), str(self._base), self._serializer, lifetime))
+        self._hits = PendingHits(lifetime)
+        self._clears: dict[tuple[str, ...], int] = {}  # clear() calls per namespace, shared
         self._next_sweep: float | None = None
 
     @property
     def base_path(self) -> Path:
         """The cache directory shared by this storage and all its namespaces."""
         return self._base
+
+    @property
+    def _dir(self) -> Path:
+        """This namespace's directory."""
+        return Path(self._core.dir)
 
     @property
     def namespace(self) -> str:
@@ -223,10 +138,16 @@ class AsyncFileStorage(StorageLifetime):
             clock=self._clock,
         )
         child._parts = (*self._parts, name)
-        child._dir = layout.namespace_dir(self._base, child._parts)
+        directory = layout.namespace_dir(str(self._base), child._parts)
+        child._set_core(FileCore(str(self._base), directory, self._serializer, self._lifetime))
+        child._clears = self._clears
         return child
 
     # -- plumbing ---------------------------------------------------------------------
+
+    def _set_core(self, core: FileCore) -> None:
+        self._core = core
+        self._reads: AsyncReadBatch[tuple[str, float], list[Entry]] = AsyncReadBatch(core.lookup)
 
     async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
         """Run blocking file work; an ``OSError`` becomes :class:`StorageError`."""
@@ -235,257 +156,18 @@ class AsyncFileStorage(StorageLifetime):
         except OSError as exc:
             raise StorageError(f"file storage failed: {exc}") from exc
 
-    def _relative(self, path: Path) -> str:
-        try:
-            return path.relative_to(self._base).as_posix()
-        except ValueError:  # pragma: no cover - every path we build is under the base
-            return path.name
+    def _record_path(self, key: str) -> Path:
+        """Where ``key``'s record file is (for tests and tools)."""
+        return Path(self._core.place(key).record)
 
     def _head_path(self, key: str, variant: str) -> Path:
-        return layout.key_dir(self._dir, key) / layout.head_name(layout.variant_stem(variant))
+        """Where the head of ``variant`` is: its key's record (for tests and tools)."""
+        return self._record_path(key)
 
-    def _load(self, path: Path) -> _Head | None:
-        """Read the head at ``path``; ``None`` if missing. Corrupt heads are dropped."""
-        try:
-            data = _read_small(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        try:
-            token, record = layout.decode_head(data)
-            entry = self._serializer.loads(record)
-            if not layout.belongs(entry, path):
-                raise SerializationError("record stored under another key or variant")
-        except SerializationError as exc:
-            logger.warning("dropping an unreadable cache record %s: %s", self._relative(path), exc)
-            _unlink(path)
-            return None
-        return _Head(entry, token, path, len(data))
-
-    def _body_path(self, head: _Head) -> Path:
-        stem = head.path.name[: -len(layout.HEAD_SUFFIX)]
-        return head.path.parent / layout.body_name(stem, head.token)
-
-    def _drop(self, head: _Head) -> None:
-        """Remove the entry ``head`` describes, unless another writer replaced it meanwhile."""
-        current = self._load(head.path)
-        if current is not None and current.token == head.token:
-            _unlink(head.path)
-        _unlink(self._body_path(head))
-
-    def _live(self, path: Path, now: float) -> _Head | None:
-        head = self._load(path)
-        if head is not None and is_expired(head.entry, self._lifetime, now):
-            self._drop(head)
-            return None
-        return head
-
-    def _head_paths(self, directory: Path) -> list[Path]:
-        """Return every head file of the namespace at ``directory`` and its children."""
-        found: list[Path] = []
-        entries = directory / layout.ENTRIES_DIR
-        for shard in _listdir(entries):
-            if not layout.is_shard(shard):
-                continue
-            for key_name in _listdir(entries / shard):
-                if not layout.is_key_dir(key_name):
-                    continue
-                key_dir = entries / shard / key_name
-                for name in _listdir(key_dir):
-                    parsed = layout.parse_name(name)
-                    if parsed is not None and parsed.kind == "head":
-                        found.append(key_dir / name)
-        children = directory / layout.CHILDREN_DIR
-        for child in _listdir(children):
-            if layout.is_namespace(child):
-                found.extend(self._head_paths(children / child))
-        return found
-
-    # -- blocking halves of the operations ----------------------------------------------
-
-    def _get(self, key: str, now: float) -> list[Entry]:
-        key_dir = layout.key_dir(self._dir, key)
-        found: list[Entry] = []
-        for name in _listdir(key_dir):
-            parsed = layout.parse_name(name)
-            if parsed is not None and parsed.kind == "head":
-                head = self._live(key_dir / name, now)
-                if head is not None and head.entry.key == key:
-                    found.append(head.entry)
-        return found
-
-    def _open_body(self, entry: Entry) -> io.BufferedReader | None:
-        head = self._load(self._head_path(entry.key, entry.variant))
-        if head is None or not layout.same_entry(head.entry, entry):
-            return None
-        try:
-            file = open(self._body_path(head), "rb")  # noqa: SIM115 - closed by the body
-        except FileNotFoundError:  # the head outlived its body (lost race): a miss
-            self._drop(head)
-            return None
-        try:
-            size = os.fstat(file.fileno()).st_size
-        except BaseException:
-            file.close()
-            raise
-        if head.entry.size is not None and size != head.entry.size:
-            file.close()
-            logger.warning(
-                "dropping a cache record whose body is incomplete: %s",
-                self._relative(head.path),
-            )
-            self._drop(head)
-            return None
-        return file
-
-    def _update(self, entry: Entry, hit_at: float | None) -> None:
-        """Write ``entry``'s new head, or (``hit_at`` given) count a hit on the stored one."""
-        path = self._head_path(entry.key, entry.variant)
-        head = self._load(path)
-        if head is None or not layout.same_entry(head.entry, entry):
-            return  # gone, or replaced by another response: nothing to update
-        if hit_at is not None:
-            updated = replace(head.entry, hits=head.entry.hits + 1, accessed_at=hit_at)
-        elif entry.size is None:
-            updated = replace(entry, size=head.entry.size)  # the body stays
-        else:
-            updated = entry
-        record = layout.encode_head(head.token, self._serializer.dumps(updated))
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # removed meanwhile
-            _write_atomic(path.parent, path.name, record)
-
-    def _delete(self, key: str, variants: Sequence[str] | None) -> None:
-        key_dir = layout.key_dir(self._dir, key)
-        stems = None if variants is None else {layout.variant_stem(v) for v in variants}
-        names = _listdir(key_dir)
-        parsed = [(name, layout.parse_name(name)) for name in names]
-        # Heads first: a reader then sees no entry rather than a head without its body.
-        for kind in ("head", "body"):
-            for name, info in parsed:
-                if info is not None and info.kind == kind and (stems is None or info.stem in stems):
-                    _unlink(key_dir / name)
-        _rmdir(key_dir)
-
-    def _publish(self, key_dir: Path, temp: str, file: io.BufferedWriter, entry: Entry) -> None:
-        """Rename the finished body into place, then replace the head that names it."""
-        stem = layout.variant_stem(entry.variant)
-        token = secrets.token_hex(16)
-        try:
-            file.close()
-            record = layout.encode_head(token, self._serializer.dumps(entry))
-            previous = self._load(key_dir / layout.head_name(stem))
-            body = key_dir / layout.body_name(stem, token)
-            try:
-                os.replace(temp, body)
-            except FileNotFoundError as exc:
-                raise StorageError(
-                    "the cache directory was cleared while this entry was being written"
-                ) from exc
-            try:
-                _write_atomic(key_dir, layout.head_name(stem), record)
-            except BaseException:
-                _unlink(body)
-                raise
-        except BaseException:
-            _unlink(temp)
-            raise
-        if previous is not None and previous.token != token:
-            _unlink(self._body_path(previous))
-
-    def _sweep(self, directory: Path, now: float, wall_now: float) -> int:
-        """Remove expired entries and garbage under ``directory``; return entries removed."""
-        removed = 0
-        for name in _listdir(directory):
-            if name.startswith(layout.TRASH_PREFIX):
-                shutil.rmtree(directory / name, ignore_errors=True)
-            elif name.startswith(layout.TEMP_PREFIX) and name.endswith(layout.TEMP_SUFFIX):
-                self._remove_if_stale(directory / name, wall_now)
-        entries = directory / layout.ENTRIES_DIR
-        for shard in _listdir(entries):
-            if layout.is_shard(shard):
-                for key_name in _listdir(entries / shard):
-                    if layout.is_key_dir(key_name):
-                        removed += self._sweep_key_dir(entries / shard / key_name, now, wall_now)
-        children = directory / layout.CHILDREN_DIR
-        for child in _listdir(children):
-            if layout.is_namespace(child):
-                removed += self._sweep(children / child, now, wall_now)
-        return removed
-
-    def _sweep_key_dir(self, key_dir: Path, now: float, wall_now: float) -> int:
-        removed = 0
-        named: set[str] = set()
-        found = [(name, layout.parse_name(name)) for name in _listdir(key_dir)]
-        for name, info in found:
-            if info is None or info.kind != "head":
-                continue
-            head = self._load(key_dir / name)
-            if head is None:
-                continue
-            if is_expired(head.entry, self._lifetime, now):
-                self._drop(head)
-                removed += 1
-            elif not os.path.exists(self._body_path(head)):
-                self._drop(head)  # its body was lost in a race: the head is useless
-            else:
-                named.add(layout.body_name(info.stem, head.token))
-        for name, info in found:
-            if info is not None and info.kind in ("body", "temp") and name not in named:
-                self._remove_if_stale(key_dir / name, wall_now)
-        _rmdir(key_dir)
-        return removed
-
-    @staticmethod
-    def _remove_if_stale(path: Path, wall_now: float) -> None:
-        try:
-            if layout.is_stale(os.stat(path).st_mtime, wall_now):
-                _unlink(path)
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-
-    def _sweep_if_due(self, now: float) -> None:
-        """Sweep this namespace unless some process did within ``check_ttl_every``."""
-        marker = self._dir / layout.SWEEP_MARKER
-        try:
-            last = layout.decode_marker(_read_small(marker))
-        except (FileNotFoundError, NotADirectoryError):
-            last = None
-        if not layout.sweep_due(now, last, self.check_ttl_every):
-            return
-        try:
-            _write_atomic(self._dir, layout.SWEEP_MARKER, layout.encode_marker(now))
-        except (FileNotFoundError, NotADirectoryError):
-            return  # nothing stored in this namespace yet (or it was just cleared)
-        self._sweep(self._dir, now, time.time())
-
-    def _stats(self, now: float) -> StorageStats:
-        entries = expired = size = 0
-        for path in self._head_paths(self._dir):
-            head = self._load(path)
-            if head is None:
-                continue
-            try:
-                body_size = os.stat(self._body_path(head)).st_size
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            entries += 1
-            size += head.size + body_size
-            expired += is_expired(head.entry, self._lifetime, now)
-        return StorageStats(entries=entries, bytes=size, expired=expired)
-
-    def _load_live(self, paths: list[Path], now: float) -> list[Entry]:
-        return [head.entry for path in paths if (head := self._live(path, now)) is not None]
-
-    def _check_health(self) -> None:
-        _make_dirs(self._dir)
-        fd, temp = tempfile.mkstemp(
-            prefix=layout.TEMP_PREFIX, suffix=layout.TEMP_SUFFIX, dir=self._dir
-        )
-        os.close(fd)
-        os.unlink(temp)
-
-    def _clear(self) -> None:
-        _discard_dir(self._dir, layout.ENTRIES_DIR)
-        _discard_dir(self._dir, layout.CHILDREN_DIR)
+    def _generation(self) -> tuple[int, ...]:
+        """How often this namespace and each of its parents were cleared (in this process)."""
+        parts = self._parts
+        return tuple(self._clears.get(parts[:n], 0) for n in range(len(parts) + 1))
 
     async def _maybe_sweep(self, now: float) -> None:
         """Sweep expired entries if ``check_ttl_every`` has passed (never fails the caller)."""
@@ -493,47 +175,62 @@ class AsyncFileStorage(StorageLifetime):
             return
         self._next_sweep = now + self.check_ttl_every
         try:
-            await arun_blocking(self._sweep_if_due, now)
+            await arun_blocking(self._core.sweep_if_due, now, self.check_ttl_every, time.time())
         except OSError as exc:
             logger.warning("file storage expiry sweep failed: %s", exc)
+
+    async def _flush(self, now: float | None) -> None:
+        """Write back every buffered hit (one read-modify-write per key)."""
+        batch = self._hits.drain(now)
+        if batch:
+            await self._run(self._core.write_hits, batch)
 
     # -- the storage contract ---------------------------------------------------------
 
     async def get_entries(self, key: str) -> list[Entry]:
-        """Return every unexpired variant of ``key``."""
+        """Return every unexpired variant of ``key``; small bodies come inline (``body``)."""
         now = self._clock()
-        await self._maybe_sweep(now)
-        return await self._run(self._get, key, now)
+        if self._next_sweep is None or now >= self._next_sweep:
+            await self._maybe_sweep(now)
+        try:
+            found = await self._reads.run((key, now))  # one hop, shared with concurrent lookups
+        except OSError as exc:
+            raise StorageError(f"file storage failed: {exc}") from exc
+        return self._hits.show(found) if found else found
 
     async def open_writer(self, entry: Entry) -> AsyncFileWriter:
         """Start storing ``entry``; it becomes visible when the writer commits."""
         await self._maybe_sweep(self._clock())
-        key_dir = layout.key_dir(self._dir, entry.key)
-        temp, file = await self._run(_open_temp, key_dir)
-        return AsyncFileWriter(self, entry, key_dir, temp, file)
+        return AsyncFileWriter(self, entry, self._generation())
 
     async def open_body(self, entry: Entry) -> AsyncFileBody | None:
-        """Return the body of ``entry`` as 64 KiB chunks, or ``None`` if it is gone."""
-        file = await self._run(self._open_body, entry)
-        return None if file is None else AsyncFileBody(file)
+        """Return the body of ``entry`` (64 KiB chunks), or ``None`` if it is gone."""
+        body = await self._run(self._core.open_body, entry)
+        return None if body is None else AsyncFileBody(body)
 
     async def update_entry(self, entry: Entry) -> None:
         """Replace a stored variant's head and metadata, keeping its body."""
-        await self._run(self._update, entry, None)
+        await self._run(self._core.update, entry)
 
     async def record_hit(self, entry: Entry) -> None:
-        """Count a hit and note when (sliding expiry counts ``ttl`` from there).
+        """Count a hit and note when; written back in batches, never one write per hit.
 
-        Best effort: concurrent hits from other processes may be lost.
+        A batch is due once per second, at once when the hit renews a sliding
+        lifetime, and when the storage is closed. Concurrent hits from other
+        processes on the same key may be lost (best effort).
         """
-        await self._run(self._update, entry, self._clock())
+        now = self._clock()
+        if self._hits.add(entry, now):
+            await self._flush(now)
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
         """Remove the given variants of ``key``, or all of them."""
-        await self._run(self._delete, key, variants)
+        self._hits.discard(key, None if variants is None else set(variants))
+        await self._run(self._core.delete, key, variants)
 
     async def aclose(self) -> None:
-        """Release nothing: no file stays open between calls. Safe to call twice."""
+        """Write back buffered hits; no file stays open between calls. Safe to call twice."""
+        await self._flush(None)
 
     # -- management -------------------------------------------------------------------
 
@@ -543,11 +240,11 @@ class AsyncFileStorage(StorageLifetime):
         Entries of child namespaces are included; expired and unreadable ones are
         removed instead of yielded.
         """
-        paths = await self._run(self._head_paths, self._dir)
+        paths = await self._run(self._core.record_paths, self._core.dir)
         now = self._clock()
         for start in range(0, len(paths), _BATCH):
-            entries = await self._run(self._load_live, paths[start : start + _BATCH], now)
-            for entry in entries:
+            entries = await self._run(self._core.load_live, paths[start : start + _BATCH], now)
+            for entry in self._hits.show(entries):
                 if pattern is None or fnmatch.fnmatchcase(entry.request.url, pattern):
                     yield entry
 
@@ -555,20 +252,22 @@ class AsyncFileStorage(StorageLifetime):
         """Sweep this namespace and its children now; return how many entries expired."""
         now = self._clock()
         self._next_sweep = now + self.check_ttl_every
-        return await self._run(self._sweep, self._dir, now, time.time())
+        return await self._run(self._core.sweep, self._core.dir, now, time.time())
 
     async def clear(self) -> None:
         """Remove every entry of this namespace and its children (nothing else)."""
-        await self._run(self._clear)
+        self._hits.clear()
+        self._clears[self._parts] = self._clears.get(self._parts, 0) + 1
+        await self._run(self._core.clear)
 
     async def stats(self) -> StorageStats:
-        """Return entries, bytes on disk (heads and bodies) and how many are expired."""
-        return await self._run(self._stats, self._clock())
+        """Return entries, bytes on disk (records and large bodies) and how many are expired."""
+        return await self._run(self._core.stats, self._clock())
 
     async def health(self) -> bool:
         """Tell whether the directory can be created and written to."""
         try:
-            await self._run(self._check_health)
+            await self._run(self._core.check_health)
         except StorageError:
             return False
         return True
@@ -587,59 +286,90 @@ class AsyncFileStorage(StorageLifetime):
 
 
 class AsyncFileWriter:
-    """Streams a body into a temporary file; nothing is visible until :meth:`commit`."""
+    """Collects a body; nothing is visible until :meth:`commit`.
+
+    Up to ``INLINE_LIMIT`` bytes stay in memory and are published with the head in
+    one rename; a longer body spills to a temporary file and streams to it.
+    """
 
     def __init__(
-        self,
-        storage: AsyncFileStorage,
-        entry: Entry,
-        key_dir: Path,
-        temp: str,
-        file: io.BufferedWriter,
+        self, storage: AsyncFileStorage, entry: Entry, generation: tuple[int, ...]
     ) -> None:
         self._storage = storage
         self._entry = entry
-        self._key_dir = key_dir
-        self._temp = temp
-        self._file: io.BufferedWriter | None = file
+        self._generation = generation
+        self._chunks: list[bytes] = []
+        self._spilled: tuple[str, io.BufferedWriter] | None = None
         self._size = 0
+        self._done = False
 
-    def _open_file(self) -> io.BufferedWriter:
-        if self._file is None:
+    def _check_open(self) -> None:
+        if self._done:
             raise RuntimeError("writer already finished")
-        return self._file
 
     async def write(self, chunk: bytes) -> None:
-        """Append ``chunk`` to the temporary body file."""
-        file = self._open_file()
-        await self._storage._run(file.write, chunk)
+        """Append ``chunk`` to the body (in memory, or to the spilled file)."""
+        self._check_open()
         self._size += len(chunk)
+        if self._spilled is not None:
+            await self._storage._run(self._spilled[1].write, chunk)
+            return
+        self._chunks.append(bytes(chunk))
+        if self._size > layout.INLINE_LIMIT:
+            chunks, self._chunks = self._chunks, []
+            core = self._storage._core
+            self._spilled = await self._storage._run(core.spill, self._entry.key, chunks)
 
     async def commit(self) -> Entry:
-        """Rename the body into place, then publish its head; return the stored entry."""
-        file = self._open_file()
-        self._file = None
+        """Publish the head with its body; return the stored entry.
+
+        Raises:
+            StorageError: the namespace was cleared while the body was written, or
+                the file system failed; nothing is stored.
+        """
+        self._check_open()
+        self._done = True
         entry = replace(self._entry, size=self._size)
-        await self._storage._run(self._storage._publish, self._key_dir, self._temp, file, entry)
+        storage = self._storage
+        if storage._generation() != self._generation:
+            await self._discard()
+            raise StorageError("file storage was cleared while the entry was being written")
+        if self._spilled is not None:
+            temp, file = self._spilled
+            self._spilled = None
+            await storage._run(storage._core.store_file, entry, temp, file)
+        else:
+            body, self._chunks = b"".join(self._chunks), []
+            await storage._run(storage._core.store, entry, body, None)
         return entry
 
     async def abort(self) -> None:
-        """Delete the temporary body file; safe to call more than once."""
-        file, self._file = self._file, None
-        if file is not None:
-            await self._storage._run(_discard_temp, self._temp, file)
+        """Forget the body (delete a spilled file); safe to call more than once."""
+        self._done = True
+        await self._discard()
+
+    async def _discard(self) -> None:
+        self._chunks = []
+        spilled, self._spilled = self._spilled, None
+        if spilled is not None:
+            await self._storage._run(discard_temp, *spilled)
 
 
 class AsyncFileBody:
-    """A stored body read from its file in 64 KiB chunks; the file closes at the end."""
+    """A stored body: inline bytes, or read from its file in 64 KiB chunks."""
 
-    def __init__(self, file: io.BufferedReader) -> None:
-        self._file: io.BufferedReader | None = file
+    def __init__(self, body: bytes | io.BufferedReader) -> None:
+        self._inline: bytes | None = body if isinstance(body, bytes) else None
+        self._file: io.BufferedReader | None = None if isinstance(body, bytes) else body
 
     def __aiter__(self) -> AsyncFileBody:
         return self
 
     async def __anext__(self) -> bytes:
+        if self._inline is not None:
+            chunk, self._inline = self._inline, None
+            if chunk:
+                return chunk
         file = self._file
         if file is None:
             raise StopAsyncIteration
@@ -655,6 +385,7 @@ class AsyncFileBody:
 
     async def aclose(self) -> None:
         """Close the file; safe to call more than once."""
+        self._inline = None
         file, self._file = self._file, None
         if file is not None:
             file.close()

@@ -1,24 +1,33 @@
-"""Where :class:`~httpcache.FileStorage` keeps things on disk, and in what format (pure).
+"""Where :class:`~httpcache.FileStorage` keeps things on disk (pure).
 
-Everything here computes names, paths and bytes; nothing touches the file system or
-reads the clock, so the sync and async storages share it unchanged. The layout::
+Everything here computes names and paths; nothing touches the file system or reads
+the clock, so the sync and async storages share it unchanged. Paths are plain
+strings (``os.path`` style), which is much cheaper on the hot path than ``Path``.
+The layout::
 
     <base_path>/                      the root namespace
         .sweep                        clock reading of this namespace's last expiry sweep
-        entries/<h[:2]>/<h>/          h = sha256(primary key): one directory per key
-            <v>.head                  v = sha256(variant): token line + serialized Entry
-            <v>.<token>.body          the raw body that head names (never rewritten)
+        entries/<h[:2]>/<h[2]>/       h = sha256(primary key): 4096 shard directories
+            <h>.head                  the key's record: every variant's head, small
+                                      bodies inline (see _record)
+            <h>.<token>.body          a large body, named by the record that owns it
             .<random>.tmp             a file being written (renamed into place when done)
         ns/<name>/                    a child namespace, laid out the same way
         .trash-<random>/              a cleared tree being removed
 
 Invariants:
 
-* Key material never becomes a path component: keys and variants are hashed.
-  Namespace names are chosen by the program, not by the origin, and are restricted
-  to a safe character set.
-* A head names its body by a random token, so a head can only ever be paired with
-  the body written with it; a head whose body is gone is a miss, never a torn entry.
+* Key material never becomes a path component: keys are hashed. Namespace names
+  are chosen by the program, not by the origin, and are restricted to a safe
+  character set.
+* A record names a large body by a random token, so a head can only ever be paired
+  with the body written with it; a head whose body is gone is a miss, never a torn
+  entry.
+* Shard directories are created once, by the first store that needs one, and never
+  removed by sweeps (4096 per namespace at most): storing a new key in a used shard
+  creates no directory.
+* Directories left by the previous layout (one ``entries/<h[:2]>/<h>/`` directory per
+  key) are recognised by :func:`is_legacy_dir`: never read, removed by sweeps.
 """
 
 from __future__ import annotations
@@ -26,58 +35,67 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..._exceptions import ConfigurationError, SerializationError
+from ..._exceptions import ConfigurationError
 from ..._models import Entry
 
 __all__ = [
     "BODY_SUFFIX",
     "CHILDREN_DIR",
     "CHUNK_SIZE",
+    "DECODED_BYTES",
+    "DECODED_RECORDS",
     "DEFAULT_BASE_PATH",
     "ENTRIES_DIR",
     "FileName",
-    "HEAD_SUFFIX",
-    "MAX_HEAD_BYTES",
+    "INLINE_LIMIT",
+    "MAX_RECORD_BYTES",
+    "RECORD_SUFFIX",
     "STALE_AFTER",
     "SWEEP_MARKER",
     "TEMP_PREFIX",
     "TEMP_SUFFIX",
     "TRASH_PREFIX",
-    "belongs",
     "body_name",
     "check_namespace",
-    "decode_head",
     "decode_marker",
     "digest",
-    "encode_head",
     "encode_marker",
-    "head_name",
-    "is_key_dir",
+    "is_legacy_dir",
     "is_namespace",
     "is_shard",
     "is_stale",
-    "key_dir",
+    "is_sub_shard",
+    "is_token",
+    "record_name",
+    "shard_dir",
     "namespace_dir",
     "parse_name",
     "same_entry",
     "sweep_due",
-    "variant_stem",
 ]
 
 DEFAULT_BASE_PATH = ".httpcache"
 """Where entries go when no ``base_path`` is given (relative to the working directory)."""
 
 CHUNK_SIZE = 64 * 1024
-"""Bodies are read back in chunks of this many bytes."""
+"""Large bodies are read back in chunks of this many bytes."""
 
-MAX_HEAD_BYTES = 1024 * 1024
-"""A head file longer than this is not a record of ours (headers are far smaller)."""
+INLINE_LIMIT = 64 * 1024
+"""Bodies of at most this many bytes live inline in the key's record (a hit is one read);
+longer ones stream to a file of their own."""
+
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+"""A record longer than this is not one of ours; a store that would grow a record past it
+drops that key's oldest variants first."""
+
+DECODED_RECORDS = 1024
+DECODED_BYTES = 8 * 1024 * 1024
+"""Bounds of a storage's memo of decoded records (count, and raw bytes held)."""
 
 STALE_AFTER = 3600.0
 """Seconds (by file modification time) after which a leftover temporary file, or a body
-no head names, is garbage: its writer crashed or lost a race."""
+no record names, is garbage: its writer crashed or lost a race."""
 
 ENTRIES_DIR = "entries"
 CHILDREN_DIR = "ns"
@@ -85,14 +103,13 @@ SWEEP_MARKER = ".sweep"
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
 TRASH_PREFIX = ".trash-"
-HEAD_SUFFIX = ".head"
+RECORD_SUFFIX = ".head"
 BODY_SUFFIX = ".body"
 
-_MAGIC = b"httpcache-file/1 "
-_TOKEN_LENGTH = 32
 _NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
+_HEX1 = re.compile(r"[0-9a-f]\Z")
 _TOKEN = re.compile(r"[0-9a-f]{32}\Z")
 
 
@@ -100,8 +117,8 @@ _TOKEN = re.compile(r"[0-9a-f]{32}\Z")
 class FileName:
     """What a file name inside a key directory says it is."""
 
-    kind: str  # "head", "body" or "temp"
-    stem: str = ""  # the variant's hash, for heads and bodies
+    kind: str  # "record", "body" or "temp"
+    hashed: str = ""  # the key's digest, for records and bodies
     token: str = ""  # the body's token, for bodies
 
 
@@ -119,11 +136,11 @@ def check_namespace(name: str) -> str:
     return name
 
 
-def namespace_dir(base: Path, parts: tuple[str, ...]) -> Path:
+def namespace_dir(base: str, parts: tuple[str, ...]) -> str:
     """Return the directory of the namespace ``parts`` (``()`` is the root) under ``base``."""
     path = base
     for part in parts:
-        path = path / CHILDREN_DIR / part
+        path = f"{path}/{CHILDREN_DIR}/{part}"
     return path
 
 
@@ -132,38 +149,37 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def key_dir(namespace: Path, key: str) -> Path:
-    """Return the directory that holds every variant of primary key ``key``."""
-    hashed = digest(key)
-    return namespace / ENTRIES_DIR / hashed[:2] / hashed
+def shard_dir(namespace: str, hashed: str) -> str:
+    """Return the directory holding the files of the key whose :func:`digest` is ``hashed``."""
+    return f"{namespace}/{ENTRIES_DIR}/{hashed[:2]}/{hashed[2]}"
 
 
-def variant_stem(variant: str) -> str:
-    """Return the file stem of ``variant`` inside its key directory."""
-    return digest(variant)
+def record_name(hashed: str) -> str:
+    """Return the file name of the record of the key whose digest is ``hashed``."""
+    return hashed + RECORD_SUFFIX
 
 
-def head_name(stem: str) -> str:
-    """Return the name of the head file of the variant with ``stem``."""
-    return stem + HEAD_SUFFIX
+def body_name(hashed: str, token: str) -> str:
+    """Return the file name of the large body ``token`` of the key ``hashed``."""
+    return f"{hashed}.{token}{BODY_SUFFIX}"
 
 
-def body_name(stem: str, token: str) -> str:
-    """Return the name of the body file ``token`` of the variant with ``stem``."""
-    return f"{stem}.{token}{BODY_SUFFIX}"
+def is_token(text: object) -> bool:
+    """Tell whether ``text`` is a body token (32 lowercase hex digits)."""
+    return isinstance(text, str) and bool(_TOKEN.match(text))
 
 
 def parse_name(name: str) -> FileName | None:
-    """Classify a file name found in a key directory (``None``: not one of ours)."""
+    """Classify a file name found in a shard directory (``None``: not one of ours)."""
     if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
         return FileName("temp")
-    if name.endswith(HEAD_SUFFIX):
-        stem = name[: -len(HEAD_SUFFIX)]
-        return FileName("head", stem) if _HEX64.match(stem) else None
+    if name.endswith(RECORD_SUFFIX):
+        hashed = name[: -len(RECORD_SUFFIX)]
+        return FileName("record", hashed) if _HEX64.match(hashed) else None
     if name.endswith(BODY_SUFFIX):
-        stem, _, token = name[: -len(BODY_SUFFIX)].partition(".")
-        if _HEX64.match(stem) and _TOKEN.match(token):
-            return FileName("body", stem, token)
+        hashed, _, token = name[: -len(BODY_SUFFIX)].partition(".")
+        if _HEX64.match(hashed) and _TOKEN.match(token):
+            return FileName("body", hashed, token)
     return None
 
 
@@ -172,42 +188,19 @@ def is_shard(name: str) -> bool:
     return bool(_HEX2.match(name))
 
 
-def is_key_dir(name: str) -> bool:
-    """Tell whether ``name`` is a key directory (a SHA-256 in hex) inside a shard."""
+def is_sub_shard(name: str) -> bool:
+    """Tell whether ``name`` is a shard directory (one hex digit) inside a shard."""
+    return bool(_HEX1.match(name))
+
+
+def is_legacy_dir(name: str) -> bool:
+    """Tell whether ``name`` inside a shard is a key directory of the previous layout."""
     return bool(_HEX64.match(name))
 
 
 def is_namespace(name: str) -> bool:
     """Tell whether ``name`` (under ``ns/``) is a child namespace directory."""
     return bool(_NAMESPACE.match(name))
-
-
-def encode_head(token: str, record: bytes) -> bytes:
-    """Return the head file's content: a line naming the body, then the serialized entry."""
-    if not _TOKEN.match(token):
-        raise ValueError("a body token is 32 lowercase hex digits")
-    return _MAGIC + token.encode("ascii") + b"\n" + record
-
-
-def decode_head(data: bytes) -> tuple[str, bytes]:
-    """Return ``(token, record)`` from a head file; raise SerializationError if foreign."""
-    if len(data) > MAX_HEAD_BYTES:
-        raise SerializationError("head file too large to be an httpcache record")
-    start = len(_MAGIC)
-    end = start + _TOKEN_LENGTH
-    if not data.startswith(_MAGIC) or data[end : end + 1] != b"\n":
-        raise SerializationError("not an httpcache file-storage head")
-    token = data[start:end].decode("ascii", "replace")
-    if not _TOKEN.match(token):
-        raise SerializationError("not an httpcache file-storage head")
-    return token, data[end + 1 :]
-
-
-def belongs(entry: Entry, head_path: Path) -> bool:
-    """Tell whether ``entry`` is stored where its key and variant say it should be."""
-    return head_path.parent.name == digest(entry.key) and head_path.name == head_name(
-        variant_stem(entry.variant)
-    )
 
 
 def same_entry(stored: Entry, wanted: Entry) -> bool:
