@@ -9,7 +9,7 @@ Invariants:
 
 * A hit is one read and no write: ``get_entries`` reads the key's one record file,
   which holds small bodies inline, so the transport never calls ``open_body`` for
-  them; ``record_hit`` only adds to a :class:`~._pending.PendingHits` buffer, written
+  them; ``record_hit`` only adds to a :class:`~.._hits.HitBuffer`, written
   back in one batch per flush interval (at once for a due sliding renewal, and on
   close). Entries read back here show this process's pending hits.
 * A store is one atomic rename: a writer keeps a small body in memory and publishes
@@ -36,11 +36,12 @@ from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
 from ..._synchronization import arun_blocking
 from .._expiry import Lifetime, StorageLifetime
+from .._hits import HitBuffer
 from . import _layout as layout
 from ._batch import AsyncReadBatch
 from ._core import FileCore
 from ._files import discard_temp
-from ._pending import PendingHits
+from ._pending import show_pending
 
 __all__ = ["AsyncFileBody", "AsyncFileStorage", "AsyncFileWriter"]
 
@@ -101,7 +102,7 @@ class AsyncFileStorage(StorageLifetime):
         self._base = Path(base).expanduser().absolute()
         self._parts: tuple[str, ...] = ()
         self._set_core(FileCore(str(self._base), str(self._base), self._serializer, lifetime))
-        self._hits = PendingHits(lifetime)
+        self._hits = HitBuffer(lifetime)
         self._clears: dict[tuple[str, ...], int] = {}  # clear() calls per namespace, shared
         self._next_sweep: float | None = None
 
@@ -196,7 +197,7 @@ class AsyncFileStorage(StorageLifetime):
             found = await self._reads.run((key, now))  # one hop, shared with concurrent lookups
         except OSError as exc:
             raise StorageError(f"file storage failed: {exc}") from exc
-        return self._hits.show(found) if found else found
+        return show_pending(self._hits, found) if found else found
 
     async def open_writer(self, entry: Entry) -> AsyncFileWriter:
         """Start storing ``entry``; it becomes visible when the writer commits."""
@@ -244,7 +245,7 @@ class AsyncFileStorage(StorageLifetime):
         now = self._clock()
         for start in range(0, len(paths), _BATCH):
             entries = await self._run(self._core.load_live, paths[start : start + _BATCH], now)
-            for entry in self._hits.show(entries):
+            for entry in show_pending(self._hits, entries):
                 if pattern is None or fnmatch.fnmatchcase(entry.request.url, pattern):
                     yield entry
 

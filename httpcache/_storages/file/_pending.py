@@ -16,7 +16,7 @@ from typing import Any
 from ..._models import Entry
 from .._hits import HitBuffer
 
-__all__ = ["PendingHits", "with_hits"]
+__all__ = ["show_pending", "with_hits"]
 
 _NAMES = tuple(field.name for field in fields(Entry))
 _VALUES = operator.attrgetter(*_NAMES)
@@ -42,25 +42,12 @@ def with_hits(entry: Entry, hits: int) -> Entry:
     return copy
 
 
-class PendingHits(HitBuffer):
-    """A :class:`HitBuffer` that can tell how many hits on an entry are not written yet."""
-
-    # Reads HitBuffer's slots directly: HitBuffer has no lookup of its own (yet).
-
-    def pending(self, entry: Entry) -> int:
-        """Return how many hits on ``entry`` (this stored response) are not written back."""
-        if not self._pending:
-            return 0
-        with self._lock:
-            hit = self._pending.get((entry.key, entry.variant, entry.created_at))
-        return 0 if hit is None else hit.count
-
-    def show(self, entries: list[Entry]) -> list[Entry]:
-        """Return ``entries`` with their pending hits added to ``hits``."""
-        if not self._pending:
-            return entries
-        shown = []
-        for entry in entries:
-            count = self.pending(entry)
-            shown.append(entry if count == 0 else with_hits(entry, entry.hits + count))
-        return shown
+def show_pending(hits: HitBuffer, entries: list[Entry]) -> list[Entry]:
+    """Return ``entries`` with the hits still pending in ``hits`` added to their ``hits``."""
+    if not len(hits):
+        return entries
+    shown = []
+    for entry in entries:
+        pending = hits.pending(entry.key, entry.variant, entry.created_at)
+        shown.append(entry if pending is None else with_hits(entry, entry.hits + pending.count))
+    return shown
