@@ -1095,11 +1095,26 @@ async def test_transport_hit_has_exactly_one_current_age() -> None:
 # -- revalidation corner cases -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("storage_class", "served", "sent"),
+    [
+        # The body was to be read after the 304: it is gone, so ask again, plainly.
+        pytest.param(OutOfLine, b"body 3", 3, id="U-12-body-out-of-line-retries"),
+        # The body came with the head: the 304 confirms what the cache already holds.
+        pytest.param(AsyncInMemoryStorage, b"body 1", 2, id="U-12-inline-body-served"),
+    ],
+)
 @pytest.mark.anyio
-async def test_transport_entry_deleted_before_304_retries_unconditionally() -> None:
-    """U-12, RFC 9111 §4.3.4: the entry vanished during revalidation: ask again, plainly."""
+async def test_transport_entry_deleted_before_304_never_surfaces_the_304(
+    storage_class: type[AsyncInMemoryStorage], served: bytes, sent: int
+) -> None:
+    """U-12, RFC 9111 §4.3.4: the entry vanished during revalidation.
+
+    Without its body at hand the cache retries unconditionally; with the body read
+    together with the head, the revalidated response is served.
+    """
     requests: list[httpx.Request] = []
-    storage = OutOfLine()
+    storage = storage_class()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         requests.append(request)
@@ -1117,41 +1132,11 @@ async def test_transport_entry_deleted_before_304_retries_unconditionally() -> N
         await client.get("/a")
         clock.advance(70)
         response = await client.get("/a")
-    assert (response.status_code, response.content) == (200, b"body 3")
-    assert len(requests) == 3
+    assert (response.status_code, response.content) == (200, served)
+    assert len(requests) == sent
     assert requests[1].headers["If-None-Match"] == '"v1"'
-    assert "If-None-Match" not in requests[2].headers
-
-
-@pytest.mark.anyio
-async def test_transport_entry_deleted_before_304_still_serves_the_inline_body_it_read() -> None:
-    """U-12: with the body read together with the head, the 304 confirms what the cache holds.
-
-    The entry vanishing from storage does not take the body already read with it,
-    so the revalidated response is served (no 304 surfaces, no third request).
-    """
-    requests: list[httpx.Request] = []
-    storage = AsyncInMemoryStorage()
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        headers = {"ETag": '"v1"', "Cache-Control": "max-age=60"}
-        if "If-None-Match" in request.headers:
-            await storage.clear()
-            return httpx.Response(304, headers=headers)
-        return httpx.Response(200, headers=headers, content=b"body %d" % len(requests))
-
-    clock = Clock()
-    transport = AsyncCacheTransport(
-        httpx.MockTransport(handler), storage=storage, options=CacheOptions(clock=clock)
-    )
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        await client.get("/a")
-        clock.advance(70)
-        response = await client.get("/a")
-    assert (response.status_code, response.content) == (200, b"body 1")
-    assert response.extensions["revalidated"] is True
-    assert len(requests) == 2
+    if sent == 3:
+        assert "If-None-Match" not in requests[2].headers
 
 
 def failing_when_stale(cache_control: str, status: int) -> Handler:

@@ -1054,10 +1054,25 @@ def test_transport_hit_has_exactly_one_current_age() -> None:
 # -- revalidation corner cases -------------------------------------------------------------------
 
 
-def test_transport_entry_deleted_before_304_retries_unconditionally() -> None:
-    """U-12, RFC 9111 §4.3.4: the entry vanished during revalidation: ask again, plainly."""
+@pytest.mark.parametrize(
+    ("storage_class", "served", "sent"),
+    [
+        # The body was to be read after the 304: it is gone, so ask again, plainly.
+        pytest.param(OutOfLine, b"body 3", 3, id="U-12-body-out-of-line-retries"),
+        # The body came with the head: the 304 confirms what the cache already holds.
+        pytest.param(InMemoryStorage, b"body 1", 2, id="U-12-inline-body-served"),
+    ],
+)
+def test_transport_entry_deleted_before_304_never_surfaces_the_304(
+    storage_class: type[InMemoryStorage], served: bytes, sent: int
+) -> None:
+    """U-12, RFC 9111 §4.3.4: the entry vanished during revalidation.
+
+    Without its body at hand the cache retries unconditionally; with the body read
+    together with the head, the revalidated response is served.
+    """
     requests: list[httpx.Request] = []
-    storage = OutOfLine()
+    storage = storage_class()
 
     def handler(request: httpx.Request) -> httpx.Response:
         requests.append(request)
@@ -1075,40 +1090,11 @@ def test_transport_entry_deleted_before_304_retries_unconditionally() -> None:
         client.get("/a")
         clock.advance(70)
         response = client.get("/a")
-    assert (response.status_code, response.content) == (200, b"body 3")
-    assert len(requests) == 3
+    assert (response.status_code, response.content) == (200, served)
+    assert len(requests) == sent
     assert requests[1].headers["If-None-Match"] == '"v1"'
-    assert "If-None-Match" not in requests[2].headers
-
-
-def test_transport_entry_deleted_before_304_still_serves_the_inline_body_it_read() -> None:
-    """U-12: with the body read together with the head, the 304 confirms what the cache holds.
-
-    The entry vanishing from storage does not take the body already read with it,
-    so the revalidated response is served (no 304 surfaces, no third request).
-    """
-    requests: list[httpx.Request] = []
-    storage = InMemoryStorage()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        headers = {"ETag": '"v1"', "Cache-Control": "max-age=60"}
-        if "If-None-Match" in request.headers:
-            storage.clear()
-            return httpx.Response(304, headers=headers)
-        return httpx.Response(200, headers=headers, content=b"body %d" % len(requests))
-
-    clock = Clock()
-    transport = CacheTransport(
-        httpx.MockTransport(handler), storage=storage, options=CacheOptions(clock=clock)
-    )
-    with httpx.Client(transport=transport, base_url=BASE) as client:
-        client.get("/a")
-        clock.advance(70)
-        response = client.get("/a")
-    assert (response.status_code, response.content) == (200, b"body 1")
-    assert response.extensions["revalidated"] is True
-    assert len(requests) == 2
+    if sent == 3:
+        assert "If-None-Match" not in requests[2].headers
 
 
 def failing_when_stale(cache_control: str, status: int) -> Handler:
