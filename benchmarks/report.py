@@ -85,10 +85,42 @@ def _merge_na(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return merged
 
 
+def is_capability(error: str | None) -> bool:
+    """Whether an n/a is something the library does not have (a storage, an async API),
+    as opposed to a run that failed its check."""
+    return bool(error) and error.startswith("no ")
+
+
+def _footnote(rows: Sequence[dict[str, Any]], order: dict[str, int]) -> str:
+    """One line naming what each library lacks, instead of a table row per n/a."""
+    lacks: dict[str, dict[str, list[str]]] = {}
+    for row in rows:
+        error = row.get("error")
+        if not is_capability(error):
+            continue
+        reasons = lacks.setdefault(row["library"], {})
+        if error.endswith(" storage"):
+            kinds = reasons.setdefault("storage", [])
+            kind = error[3 : -len(" storage")]
+            if kind not in kinds:
+                kinds.append(kind)
+        else:
+            reasons.setdefault(error, [])
+    parts = []
+    for library in sorted(lacks, key=lambda name: order.get(name, 99)):
+        said = [reason for reason in lacks[library] if reason != "storage"]
+        if "storage" in lacks[library]:
+            said.append(f"no {', '.join(lacks[library]['storage'])} storage")
+        parts.append(f"{library}: {'; '.join(said)}")
+    return f"n/a, not in the library: {' · '.join(parts)}." if parts else ""
+
+
 def render(rows: Sequence[dict[str, Any]], libraries: Sequence[str]) -> str:
     """Markdown tables, one per workload; rows grouped by storage kind, floors first.
 
-    ``libraries`` gives the row order (display names; floors always come first).
+    ``libraries`` gives the row order (display names; floors always come first). What a
+    library does not have (a storage kind, an asyncio API) is a footnote under the table
+    rather than rows; a check that failed stays a row, with its reason.
     """
     order = _library_order(libraries)
     out: list[str] = []
@@ -117,7 +149,9 @@ def render(rows: Sequence[dict[str, Any]], libraries: Sequence[str]) -> str:
                 f"| (floor) | {row['library']}, {where} | {row['mode']} | {value} | 1.00{X} | |"
             )
         for storage in STORAGE_ORDER:
-            group = [r for r in cached if r["storage"] == storage]
+            group = [
+                r for r in cached if r["storage"] == storage and not is_capability(r.get("error"))
+            ]
             if not group:
                 continue
             group.sort(key=lambda r: (order.get(r["library"], 99), r["mode"] != "sync"))
@@ -132,6 +166,9 @@ def render(rows: Sequence[dict[str, Any]], libraries: Sequence[str]) -> str:
                     f"| {storage} | {name} | {row['mode']} | {_fmt_us(row['median_us'])}{note}"
                     f" | {_fmt_ratio(row.get('ratio'))} | {_fmt_us(row.get('floor_us'))} |"
                 )
+        footnote = _footnote(cached, order)
+        if footnote:
+            out.extend(["", footnote])
         out.append("")
     return "\n".join(out)
 
@@ -139,16 +176,18 @@ def render(rows: Sequence[dict[str, Any]], libraries: Sequence[str]) -> str:
 def render_large(
     large: Sequence[dict[str, Any]], libraries: Sequence[str], size_mib: float, reads: int
 ) -> str:
-    """The W4 table: store and read-back wall times and peak RSS growth, per storage."""
+    """The W4 table: store and read-back wall times and peak RSS growth, per storage.
+
+    Times are medians over the repeats (the store) and over every read of every repeat.
+    """
     if not large:
         return ""
     order = _library_order(libraries)
     out = [f"#### {LARGE_TITLE.format(size=f'{size_mib:g}', reads=reads)}", ""]
-    out.append(
-        f"| storage | library | store ms | {X} floor | read ms (median) | {X} floor"
-        " | peak RSS growth MiB |"
-    )
-    out.append("|---|---|---:|---:|---:|---:|---:|")
+    # No ratio columns: the floor streams the same 64 KiB object over and over without a
+    # copy, so it is nearly free and a ratio to it says little (the JSON has them anyway).
+    out.append("| storage | library | store ms | read ms (median) | peak RSS growth MiB |")
+    out.append("|---|---|---:|---:|---:|")
 
     def sort_key(row: dict[str, Any]) -> tuple[int, int]:
         storage = row["storage"]
@@ -160,12 +199,17 @@ def render_large(
         return rank, order.get(row["library"], 99)
 
     for row in sorted(large, key=sort_key):
+        if is_capability(row.get("error")):
+            continue
         storage = row["storage"] or "(floor)"
         name = row["library"]
+        if row["storage"] is None:
+            where = "httpcache run" if row["key"] == "httpcache" else f"{row['key']} process"
+            name = f"{name}, {where}"
         if row["key"] == "httpcache" and row["storage"] is not None:
             name = f"**{name}**"
         if row.get("error"):
-            out.append(f"| {storage} | {name} | n/a: {row['error']} | | | | |")
+            out.append(f"| {storage} | {name} | n/a: {row['error']} | | |")
             continue
 
         def ms(value: float | None) -> str:
@@ -177,10 +221,10 @@ def render_large(
             return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
         out.append(
-            f"| {storage} | {name} | {ms(row.get('store_s'))}"
-            f" | {_fmt_ratio(row.get('store_ratio'))}"
-            f" | {ms(row.get('read_s'))} | {_fmt_ratio(row.get('read_ratio'))}"
+            f"| {storage} | {name} | {ms(row.get('store_s'))} | {ms(row.get('read_s'))}"
             f" | {row['rss_growth_mib']:,.1f} |"
         )
+    footnote = _footnote(large, order)
+    out.extend(["", footnote] if footnote else [])
     out.append("")
     return "\n".join(out)

@@ -366,6 +366,22 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def git_commit(path: Path) -> str | None:
+    """The commit checked out where ``path`` lives (with ``+dirty`` for local changes)."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (commit + ("+dirty" if dirty else "")) or None
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -528,6 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for w in workloads
             },
             "httpcache_path": str(Path(httpcache.__file__).resolve().parent),
+            "httpcache_commit": git_commit(Path(httpcache.__file__).resolve().parent),
         },
         "rows": [],
         "large": [],
@@ -577,6 +594,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     with_httpcache=True,
                 )
             )
+        results["httpcache_duration_s"] = round(time.time() - started, 1)
+        _log(f"httpcache done in {results['httpcache_duration_s']:.0f} s")
         for key in args.peer_keys:
             results["drift"].append(httpx_floor_drift(env, args.scale, f"before {key}"))
             lib = LIBRARIES[key]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 import time
 import traceback
@@ -160,7 +161,8 @@ def run_library(
             if measured.error is None:
                 log(f"  {measured.label}: {measured.median_us:.1f} µs ({measured.requests} req)")
         log(f"  ({time.perf_counter() - started:.1f} s)")
-    return {"library": lib.name, "key": key, "versions": lib.versions(), "rows": rows}
+    versions = {"python": platform.python_version(), **lib.versions()}
+    return {"library": lib.name, "key": key, "versions": versions, "rows": rows}
 
 
 def run_large(key: str, storage: str | None, env: Env, size: int, reads: int) -> dict[str, Any]:
