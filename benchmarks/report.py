@@ -132,7 +132,7 @@ def render(rows: Sequence[dict[str, Any]], libraries: Sequence[str]) -> str:
         counts = sorted({r["requests"] for r in selected if r.get("requests")})
         top = max(counts) if counts else 0
         n = f"{top:,}" if counts else "?"
-        out.append(f"#### {TITLES[workload].format(n=n)}")
+        out.append(f"### {TITLES[workload].format(n=n)}")
         out.append("")
         out.append(f"| storage | library | mode | µs / request | {X} floor | floor µs |")
         out.append("|---|---|---|---:|---:|---:|")
@@ -183,7 +183,7 @@ def render_large(
     if not large:
         return ""
     order = _library_order(libraries)
-    out = [f"#### {LARGE_TITLE.format(size=f'{size_mib:g}', reads=reads)}", ""]
+    out = [f"### {LARGE_TITLE.format(size=f'{size_mib:g}', reads=reads)}", ""]
     # No ratio columns: the floor streams the same 64 KiB object over and over without a
     # copy, so it is nearly free and a ratio to it says little (the JSON has them anyway).
     out.append("| storage | library | store ms | read ms (median) | peak RSS growth MiB |")

@@ -4,7 +4,7 @@
     python benchmarks/run.py --quick              # a smoke run, well under a minute
     python benchmarks/run.py --storages memory,sqlite --workloads W1,W3 --repeats 7
     python benchmarks/run.py --peers              # also hishel, requests-cache, CacheControl
-    python benchmarks/run.py --render benchmarks/results.json   # reprint a saved run
+    python benchmarks/run.py --render benchmarks/published.json  # reprint a saved run
 
 Workloads (``harness.WORKLOADS``; W4 runs in a subprocess per storage):
 
