@@ -641,7 +641,7 @@ def test_unexpected_error_is_one_line_and_verbose_shows_the_traceback(
 
 
 def _heads(path: Path) -> list[Path]:
-    return sorted(path.glob("entries/*/*/*.head"))
+    return sorted(path.glob("entries/*/*.head"))
 
 
 @pytest.mark.parametrize(

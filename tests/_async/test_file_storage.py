@@ -565,7 +565,7 @@ async def test_file_storage_sweep_removes_only_stale_garbage(
     orphan.write_bytes(b"x")
     fresh_orphan = shard / layout.body_name(hashed, "1" * 32)
     fresh_orphan.write_bytes(b"x")
-    legacy = shard.parent / ("f" * 64)  # a key directory of the previous layout
+    legacy = shard / ("f" * 64)  # a key directory of the 0.1 layout
     legacy.mkdir()
     (legacy / ("e" * 64 + ".head")).write_bytes(b"httpcache-file/1 old head")
     trash = base / f"{layout.TRASH_PREFIX}leftover"

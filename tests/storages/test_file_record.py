@@ -101,7 +101,7 @@ def test_layout_parse_name_classifies_shard_files(name: str, kind: str | None) -
 
 def test_layout_paths_shard_by_the_key_hash() -> None:
     hashed = layout.digest("http://example.com/a")
-    assert layout.shard_dir("/c", hashed) == f"/c/entries/{hashed[:2]}/{hashed[2]}"
+    assert layout.shard_dir("/c", hashed) == f"/c/entries/{hashed[:2]}"
     assert layout.record_name(hashed) == hashed + ".head"
     assert layout.body_name(hashed, TOKEN) == f"{hashed}.{TOKEN}.body"
     assert layout.namespace_dir("/c", ("a", "b")) == "/c/ns/a/ns/b"

@@ -380,13 +380,9 @@ class FileCore:
         """Return every shard directory of the namespace at ``directory`` and its children."""
         found: list[str] = []
         entries = f"{directory}/{layout.ENTRIES_DIR}"
-        for shard in files.listdir(entries):
-            if layout.is_shard(shard):
-                found.extend(
-                    f"{entries}/{shard}/{name}"
-                    for name in files.listdir(f"{entries}/{shard}")
-                    if layout.is_sub_shard(name)
-                )
+        found.extend(
+            f"{entries}/{shard}" for shard in files.listdir(entries) if layout.is_shard(shard)
+        )
         children = f"{directory}/{layout.CHILDREN_DIR}"
         for child in files.listdir(children):
             if layout.is_namespace(child):
@@ -454,11 +450,9 @@ class FileCore:
             if not layout.is_shard(shard):
                 continue
             for name in files.listdir(f"{entries}/{shard}"):
-                path = f"{entries}/{shard}/{name}"
-                if layout.is_sub_shard(name):
-                    removed += self._sweep_shard(path, now, wall_now)
-                elif layout.is_legacy_dir(name):  # the previous layout: never read again
-                    shutil.rmtree(path, ignore_errors=True)
+                if layout.is_legacy_dir(name):  # the 0.1 layout: never read again
+                    shutil.rmtree(f"{entries}/{shard}/{name}", ignore_errors=True)
+            removed += self._sweep_shard(f"{entries}/{shard}", now, wall_now)
         children = f"{directory}/{layout.CHILDREN_DIR}"
         for child in files.listdir(children):
             if layout.is_namespace(child):
@@ -492,7 +486,7 @@ class FileCore:
             info = layout.parse_name(name)
             if info is not None and info.kind != "record" and name not in named:
                 files.remove_if_stale(f"{shard}/{name}", wall_now)
-        return removed  # the shard directory stays (there are 4096 at most)
+        return removed  # the shard directory stays (there are 256 at most)
 
     def sweep_if_due(self, now: float, every: float, wall_now: float) -> None:
         """Sweep this namespace unless some process did within ``every`` seconds."""

@@ -7,7 +7,7 @@ The layout::
 
     <base_path>/                      the root namespace
         .sweep                        clock reading of this namespace's last expiry sweep
-        entries/<h[:2]>/<h[2]>/       h = sha256(primary key): 4096 shard directories
+        entries/<h[:2]>/              h = sha256(primary key): 256 shard directories
             <h>.head                  the key's record: every variant's head, small
                                       bodies inline (see _record)
             <h>.<token>.body          a large body, named by the record that owns it
@@ -24,8 +24,10 @@ Invariants:
   with the body written with it; a head whose body is gone is a miss, never a torn
   entry.
 * Shard directories are created once, by the first store that needs one, and never
-  removed by sweeps (4096 per namespace at most): storing a new key in a used shard
-  creates no directory.
+  removed by sweeps (256 per namespace at most): storing a new key in a used shard
+  creates no directory. One level of 256 keeps directory creation (a journaled
+  metadata write, hundreds of microseconds on some disks) out of almost every store,
+  while no directory grows past what every modern file system indexes well.
 * Directories left by the previous layout (one ``entries/<h[:2]>/<h>/`` directory per
   key) are recognised by :func:`is_legacy_dir`: never read, removed by sweeps.
 """
@@ -65,7 +67,6 @@ __all__ = [
     "is_namespace",
     "is_shard",
     "is_stale",
-    "is_sub_shard",
     "is_token",
     "record_name",
     "shard_dir",
@@ -109,7 +110,6 @@ BODY_SUFFIX = ".body"
 _NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
-_HEX1 = re.compile(r"[0-9a-f]\Z")
 _TOKEN = re.compile(r"[0-9a-f]{32}\Z")
 
 
@@ -151,7 +151,7 @@ def digest(text: str) -> str:
 
 def shard_dir(namespace: str, hashed: str) -> str:
     """Return the directory holding the files of the key whose :func:`digest` is ``hashed``."""
-    return f"{namespace}/{ENTRIES_DIR}/{hashed[:2]}/{hashed[2]}"
+    return f"{namespace}/{ENTRIES_DIR}/{hashed[:2]}"
 
 
 def record_name(hashed: str) -> str:
@@ -188,13 +188,8 @@ def is_shard(name: str) -> bool:
     return bool(_HEX2.match(name))
 
 
-def is_sub_shard(name: str) -> bool:
-    """Tell whether ``name`` is a shard directory (one hex digit) inside a shard."""
-    return bool(_HEX1.match(name))
-
-
 def is_legacy_dir(name: str) -> bool:
-    """Tell whether ``name`` inside a shard is a key directory of the previous layout."""
+    """Tell whether ``name`` inside a shard is a key directory of the 0.1 layout."""
     return bool(_HEX64.match(name))
 
 
