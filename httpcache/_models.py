@@ -118,8 +118,11 @@ class Entry:
     body: bytes | None = field(default=None, compare=False, repr=False)
     body_ref: str | None = field(default=None, compare=False, repr=False)
 
-    def with_hit(self, at: float) -> Entry:
-        """Return this entry with one more hit, used at ``at`` (``replace`` without its cost)."""
+    def counted(self, hits: int, accessed_at: float | None) -> Entry:
+        """Return this entry with ``hits`` and ``accessed_at`` set (``replace`` without its cost).
+
+        The hit path's copy: a storage counting a hit, or showing hits not yet written back.
+        """
         return Entry(
             self.key,
             self.variant,
@@ -128,12 +131,12 @@ class Entry:
             self.request_time,
             self.response_time,
             self.created_at,
-            self.hits + 1,
+            hits,
             self.size,
             self.invalidated,
             self.ttl,
             self.force_cached,
-            at,
+            accessed_at,
             self.body,
             self.body_ref,
         )

@@ -107,11 +107,13 @@ def test_layout_paths_shard_by_the_key_hash() -> None:
     assert layout.namespace_dir("/c", ("a", "b")) == "/c/ns/a/ns/b"
 
 
-def test_pending_with_hits_equals_replace_and_keeps_the_body() -> None:
+def test_show_pending_adds_unwritten_hits_and_keeps_the_body() -> None:
     from dataclasses import replace
 
     from httpcache import Entry, RequestHead, ResponseHead
-    from httpcache._storages.file._pending import with_hits
+    from httpcache._storages._expiry import Lifetime
+    from httpcache._storages._hits import HitBuffer
+    from httpcache._storages.file._pending import show_pending
 
     entry = Entry(
         key="http://example.com/",
@@ -127,6 +129,12 @@ def test_pending_with_hits_equals_replace_and_keeps_the_body() -> None:
         body=b"hi",
         body_ref="ref",
     )
-    copy = with_hits(entry, 7)
-    assert copy == replace(entry, hits=7)
-    assert (copy.body, copy.body_ref, entry.hits) == (b"hi", "ref", 3)
+    other = replace(entry, variant="w")
+    hits = HitBuffer(Lifetime(), interval=60)
+    assert show_pending(hits, [entry]) == [entry]
+    hits.add(entry, 9.0)
+    hits.add(entry, 10.0)
+    shown, untouched = show_pending(hits, [entry, other])
+    assert shown == replace(entry, hits=5)  # accessed_at stays as written back
+    assert (shown.body, shown.body_ref) == (b"hi", "ref")
+    assert untouched is other

@@ -105,9 +105,9 @@ def test_entry_body_must_match_its_size_and_is_never_compared() -> None:
     assert "abc" not in repr(entry(body=b"abc"))
 
 
-def test_with_hit_is_replace_with_one_more_hit_and_keeps_every_other_field() -> None:
+def test_counted_is_replace_of_hits_and_accessed_at_and_keeps_every_other_field() -> None:
     stored = entry(hits=4, ttl=9.0, invalidated=True, force_cached=True, body=b"abc", body_ref="r")
-    hit = stored.with_hit(T0 + 7)
+    hit = stored.counted(5, T0 + 7)
     assert hit == replace(stored, hits=5, accessed_at=T0 + 7)
     assert (hit.body, hit.body_ref) == (b"abc", "r")  # not compared, but carried
     for name in Entry.__dataclass_fields__:

@@ -217,7 +217,7 @@ class AsyncInMemoryStorage(StorageLifetime):
                 return
             current = self._decode(record)
             if current is not None:
-                record.entry = self._keep(current.with_hit(now), record.body)
+                record.entry = self._keep(current.counted(current.hits + 1, now), record.body)
             self._core.records.move_to_end(slot)
 
     async def delete_entries(self, key: str, variants: Sequence[str] | None = None) -> None:
