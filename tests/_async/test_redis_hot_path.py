@@ -21,6 +21,7 @@ import redis.asyncio
 from redis.exceptions import RedisError
 
 from httpcache import AsyncCacheClient, Entry, JSONSerializer, RequestHead, ResponseHead
+from httpcache._storages.redis import _scripts
 from httpcache._storages.redis._async import AsyncRedisStorage
 from httpcache._storages.redis._keys import BODY_CHUNK, index_key
 from httpcache._storages.redis._records import INLINE_LIMIT
@@ -120,6 +121,9 @@ async def counted(namespace: str) -> AsyncIterator[tuple[AsyncRedisStorage, list
     recorder = counting_client(trips)
     await recorder.ping()
     storage = AsyncRedisStorage(client=recorder, namespace=namespace, clock=Clock())
+    # A fresh server has no script cached: load them all, so counts never include a reload.
+    for source in (_scripts.COMMIT, _scripts.UPDATE, _scripts.HITS, _scripts.REMOVE, _scripts.DROP):
+        await recorder.script_load(source)
     trips.clear()
     yield storage, trips
     await storage.clear()

@@ -21,6 +21,7 @@ import redis
 from redis.exceptions import RedisError
 
 from httpcache import CacheClient, Entry, JSONSerializer, RequestHead, ResponseHead
+from httpcache._storages.redis import _scripts
 from httpcache._storages.redis._sync import RedisStorage
 from httpcache._storages.redis._keys import BODY_CHUNK, index_key
 from httpcache._storages.redis._records import INLINE_LIMIT
@@ -120,6 +121,9 @@ def counted(namespace: str) -> Iterator[tuple[RedisStorage, list[list[str]]]]:
     recorder = counting_client(trips)
     recorder.ping()
     storage = RedisStorage(client=recorder, namespace=namespace, clock=Clock())
+    # A fresh server has no script cached: load them all, so counts never include a reload.
+    for source in (_scripts.COMMIT, _scripts.UPDATE, _scripts.HITS, _scripts.REMOVE, _scripts.DROP):
+        recorder.script_load(source)
     trips.clear()
     yield storage, trips
     storage.clear()
