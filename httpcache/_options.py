@@ -79,6 +79,16 @@ class CacheOptions:
             close), so other processes see them a little late. Turn it off when
             nothing needs hit counts (``hits`` then stays 0 and only stores and
             304s renew a sliding lifetime).
+        storage_timeout: Deadline of every storage call, in seconds (``None``: no
+            deadline). A call that runs out counts as a storage failure: the request
+            goes on without the cache. Storages whose calls cannot take that long
+            (memory, a local file directory) are called directly; others run under
+            a cancel scope (async) or on a worker thread (sync).
+        storage_cooldown: After a storage failure, skip the storage for this many
+            seconds, then let one request probe it; each failed probe doubles the
+            wait. ``0`` turns the circuit breaker off (every call is tried and each
+            failure logged).
+        storage_max_cooldown: Longest wait between probes of a failing storage.
     """
 
     shared: bool = False
@@ -97,6 +107,9 @@ class CacheOptions:
     cache_status_header: bool = False
     strict: bool = False
     record_hits: bool = True
+    storage_timeout: float | None = 0.5
+    storage_cooldown: float = 1.0
+    storage_max_cooldown: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))
@@ -113,5 +126,11 @@ class CacheOptions:
             raise ConfigurationError("force_cache_ttl must not be negative")
         if self.max_entry_size is not None and self.max_entry_size < 0:
             raise ConfigurationError("max_entry_size must not be negative")
+        if self.storage_timeout is not None and not self.storage_timeout > 0:
+            raise ConfigurationError("storage_timeout must be a positive number of seconds or None")
+        if not self.storage_cooldown >= 0:
+            raise ConfigurationError("storage_cooldown must not be negative")
+        if not self.storage_max_cooldown >= self.storage_cooldown:
+            raise ConfigurationError("storage_max_cooldown must be at least storage_cooldown")
         if not callable(self.clock):
             raise ConfigurationError("clock must be a callable returning seconds")

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from .._exceptions import StorageError
+from .._guard import FAILED, AsyncStorageGuard
 from .._models import Entry, ResponseHead
 from .._options import CacheOptions
 from .._policy._engine import (
@@ -42,8 +42,8 @@ __all__ = ["AsyncCacheTransport"]
 logger = logging.getLogger("httpcache.transport")
 
 _INVALIDATIONS_KEPT = 1024
-_FAILED: Any = object()
-"""Returned by ``_storage_call`` when the storage raised."""
+_FAILED: Any = FAILED
+"""Returned by ``_storage_call`` when the storage failed, timed out or was skipped."""
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
 
 
@@ -224,6 +224,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         self._owns_storage = storage is None
         self._storage: AsyncStorage = storage if storage is not None else AsyncInMemoryStorage()
         self._options = options if options is not None else CacheOptions()
+        self._guard = AsyncStorageGuard(self._storage, self._options)
         # I-9: key -> (order mark when invalidated, sequence of the invalidating exchange)
         self._invalidated: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._sequence = itertools.count()
@@ -243,18 +244,19 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         """The wrapped transport."""
         return self._transport
 
+    @property
+    def storage_available(self) -> bool:
+        """Tell whether the storage is in use: ``False`` while the circuit breaker skips it."""
+        return self._guard.available
+
     # -- storage access, failing open ------------------------------------
 
     async def _storage_call(self, what: str, method: Any, *args: Any) -> Any:
-        """Call a storage method; on failure log (or raise if strict) and return ``_FAILED``."""
-        try:
-            result = await method(*args)
-        except Exception as exc:
-            if self._options.strict:
-                raise StorageError(f"storage failed during {what}: {exc}") from exc
-            logger.warning("storage failed during %s: %r; continuing without the cache", what, exc)
-            return _FAILED
-        return result
+        """Call a storage method under the deadline and the circuit breaker (``_guard``).
+
+        On failure log (or raise if strict) and return ``_FAILED``.
+        """
+        return await self._guard.call(what, method, *args)
 
     async def _get_entries(self, key: str) -> list[Entry]:
         found = await self._storage_call("get_entries", self._storage.get_entries, key)
@@ -419,7 +421,13 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         Without a new ``stream`` the response itself is returned, changed in place: a
         body httpx already read (an in-memory response) is then not decoded twice.
         """
-        member = cache_status(hit=False, fwd=reason, fwd_status=response.status_code, stored=stored)
+        member = cache_status(
+            hit=False,
+            fwd=reason,
+            fwd_status=response.status_code,
+            stored=stored,
+            detail=None if self._guard.available else "storage-unavailable",
+        )
         extensions = self._extensions(
             response.extensions,
             key=creq.key,
@@ -609,7 +617,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         """Close the wrapped transport, and the storage if this transport created it."""
         await self._transport.aclose()
         if self._owns_storage:
-            await self._storage.aclose()
+            await self._storage_call("close", self._storage.aclose)
 
     async def __aenter__(self) -> AsyncCacheTransport:
         return self

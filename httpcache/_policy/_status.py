@@ -15,12 +15,14 @@ def cache_status(
     fwd_status: int | None = None,
     stored: bool | None = None,
     ttl: int | None = None,
+    detail: str | None = None,
 ) -> str:
     """Return one ``Cache-Status`` list member (RFC 9211 §2.1 to §2.7).
 
     ``hit`` and ``fwd`` exclude each other (E-10); ``stored`` only goes with
     ``fwd`` (E-12); ``ttl`` is the remaining freshness in whole seconds, negative
-    when stale. The ``key`` parameter is never emitted (RFC 9211 §6).
+    when stale. ``detail`` (§2.8) is an sf-token such as ``storage-unavailable``.
+    The ``key`` parameter is never emitted (RFC 9211 §6).
     """
     if hit and ttl is not None:  # the hit path's member, without the list
         return f"{CACHE_NAME}; hit; ttl={ttl}"
@@ -35,4 +37,6 @@ def cache_status(
             parts.append("stored" if stored else "stored=?0")
     if ttl is not None:
         parts.append(f"ttl={ttl}")
+    if detail is not None:
+        parts.append(f"detail={detail}")
     return "; ".join(parts)

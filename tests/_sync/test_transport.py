@@ -562,11 +562,30 @@ def test_transport_broken_storage_fails_open_and_logs_warning(
         responses = [client.get("/a"), client.get("/a"), client.post("/a")]
     assert [(r.status_code, r.content) for r in responses] == [(200, b"hello")] * 3
     assert cache.origin.calls == 3
+    # The first failure opens the circuit: the storage is skipped for the cool-down.
+    assert storage.calls == ["get_entries"]
+    warnings = [r for r in caplog.records if r.name == "httpcache.transport"]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert "storage is down" in warnings[0].getMessage()
+    assert not cache.transport.storage_available
+    assert "detail=storage-unavailable" in responses[2].extensions["cache_status"]
+
+
+def test_transport_broken_storage_without_breaker_tries_every_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """DESIGN §3: `storage_cooldown=0` turns the breaker off: each call is tried and logged."""
+    caplog.set_level(logging.WARNING, logger="httpcache.transport")
+    storage = BrokenStorage()
+    cache = Cache(respond(200, FRESH), storage=storage, storage_cooldown=0)
+    with cache.client as client:
+        responses = [client.get("/a"), client.get("/a"), client.post("/a")]
+    assert [(r.status_code, r.content) for r in responses] == [(200, b"hello")] * 3
     assert {"get_entries", "open_writer", "delete_entries"} <= set(storage.calls)
     warnings = [r for r in caplog.records if r.name == "httpcache.transport"]
-    assert warnings
+    assert len(warnings) == len(storage.calls)
     assert all(r.levelno == logging.WARNING for r in warnings)
-    assert "storage is down" in warnings[0].getMessage()
+    assert cache.transport.storage_available
 
 
 def test_transport_broken_storage_strict_raises_storage_error() -> None:

@@ -80,6 +80,9 @@ class AsyncFileStorage(StorageLifetime):
     storage's; its :meth:`clear` touches only its own namespace and its children.
     """
 
+    max_wait = 0.0
+    """Local-disk calls are not put under the transport's deadline (see ``docs/reliability.md``)."""
+
     def __init__(
         self,
         *,

@@ -177,6 +177,14 @@ class AsyncS3Storage(StorageLifetime):
 
     # -- plumbing ---------------------------------------------------------------------
 
+    async def prepare(self) -> None:
+        """Build the S3 client now (local work: loading botocore's service models).
+
+        The transport calls this once, before its first storage call and outside the
+        storage deadline, so that building the client is not mistaken for an outage.
+        """
+        await self._client()
+
     async def _client(self) -> Any:
         return await self._holder.get()
 
