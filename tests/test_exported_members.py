@@ -9,7 +9,15 @@ import textwrap
 
 import httpcache
 
-OPTIONAL_DEPENDENCIES = ("redis", "aiobotocore", "botocore", "boto3", "aiosqlite", "yaml")
+OPTIONAL_DEPENDENCIES = (
+    "redis",
+    "aiobotocore",
+    "botocore",
+    "boto3",
+    "aiosqlite",
+    "yaml",
+    "cryptography",
+)
 
 
 def test_exported_members_all_names_exist() -> None:

@@ -2,8 +2,9 @@
 
 Through the real client, an origin answers with a cookie and the request carries
 credentials; afterwards no byte of the File or SQLite store (database and WAL) and no
-value under the Redis namespace contains any of them. With a ``secret_key`` the cookie
-is sealed and replayed on a hit; without one it is left out, and the hit lacks it.
+value under the Redis namespace contains any of them, nor any secret key. With a
+``secret_key`` (one key, or rotated keys with the new one first) the cookie is sealed and
+replayed on a hit; without one it is left out, and the hit lacks it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,19 @@ from httpcache import JSONSerializer, Serializer
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 KEY = "test-secret-key-0123456789"
-SECRETS = (b"COOKIE-SECRET", b"BEARER-SECRET", b"REQUEST-COOKIE-SECRET")
+OLD_KEY = "old-secret-key-0123456789"
+SECRETS = (
+    b"COOKIE-SECRET",
+    b"BEARER-SECRET",
+    b"REQUEST-COOKIE-SECRET",
+    KEY.encode(),
+    OLD_KEY.encode(),
+)
+KEYS: dict[str, str | list[str] | None] = {
+    "no-key": None,
+    "secret-key": KEY,
+    "rotated-keys": [KEY, OLD_KEY],
+}
 
 
 def _origin() -> httpx.MockTransport:
@@ -90,10 +103,12 @@ def _backends(tmp_path: Path) -> dict[str, tuple[Callable[[Serializer], Any], Ca
 
 
 @pytest.mark.parametrize("backend", ["file", "sqlite", "redis"])
-@pytest.mark.parametrize("sealed", [False, True], ids=["no-key", "secret-key"])
-def test_no_secret_is_stored_in_plain_text(backend: str, sealed: bool, tmp_path: Path) -> None:
+@pytest.mark.parametrize("keys", KEYS)
+def test_no_secret_is_stored_in_plain_text(backend: str, keys: str, tmp_path: Path) -> None:
     make, raw = _backends(tmp_path)[backend]
-    serializer = JSONSerializer(secret_key=KEY) if sealed else JSONSerializer()
+    secret_key = KEYS[keys]
+    sealed = secret_key is not None
+    serializer = JSONSerializer(secret_key=secret_key)
     storage = make(serializer)
     headers = {"Authorization": "Bearer BEARER-SECRET", "Cookie": "c=REQUEST-COOKIE-SECRET"}
     try:

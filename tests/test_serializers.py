@@ -20,7 +20,6 @@ from httpcache import (
     Serializer,
     YAMLSerializer,
 )
-from httpcache._sealing import Sealer
 from httpcache._serializers import FORMAT_VERSION, entry_to_dict
 
 T0 = 784111777.0
@@ -219,25 +218,9 @@ def test_serializer_with_a_key_seals_set_cookie_and_opens_it_again(kind: str) ->
     assert "<set>" in repr(serializer) and KEY not in repr(serializer)
 
 
-@pytest.mark.parametrize("kind", SERIALIZERS)
-def test_serializer_drops_values_sealed_under_another_key(kind: str) -> None:
-    data = SERIALIZERS[kind](secret_key=KEY).dumps(ENTRY)
-    other = SERIALIZERS[kind](secret_key="another key, 16 bytes or more")
-    assert other.loads(data) == replace(ENTRY, response=WITHOUT_COOKIES)
-    assert SERIALIZERS[kind]().loads(data) == replace(ENTRY, response=WITHOUT_COOKIES)
-
-
-def test_serializer_drops_a_tampered_sealed_value_and_a_plain_one() -> None:
-    serializer = JSONSerializer(secret_key=KEY)
-    record = json.loads(serializer.dumps(ENTRY))
-    response = record["entry"]["response"]
-    first = response["sealed"][0]
-    token = response["headers"][first][1]
-    response["headers"][first][1] = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
-    response["headers"].append(["set-cookie", "planted=1"])  # plain, not listed as sealed
-    loaded = serializer.loads(json.dumps(record).encode())
-    cookies = [v for k, v in loaded.response.headers if k.lower() == b"set-cookie"]
-    assert cookies == [b"b=2"]
+def test_serializer_short_key_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="at least 16 bytes"):
+        JSONSerializer(secret_key=b"short")
 
 
 @pytest.mark.parametrize(
@@ -248,24 +231,3 @@ def test_serializer_refuses_a_malformed_sealed_list(sealed: Any) -> None:
     record["entry"]["response"]["sealed"] = sealed
     with pytest.raises(SerializationError, match="sealed"):
         JSONSerializer().loads(json.dumps(record).encode())
-
-
-def test_sealer_round_trips_and_authenticates() -> None:
-    sealer = Sealer(KEY)
-    for value in (b"", b"a=1", bytes(range(256)) * 40):
-        token = sealer.seal(value)
-        assert token.startswith("v1.")
-        assert sealer.open(token) == value
-    assert sealer.seal(b"same") != sealer.seal(b"same")  # a fresh nonce each time
-    nonce = bytes(16)
-    assert sealer.seal(b"x", nonce=nonce) == sealer.seal(b"x", nonce=nonce)
-    for garbage in ("", "v1.", "v1.!!!", "v2.AAAA", "v1." + "A" * 64, "plain"):
-        assert sealer.open(garbage) is None
-    assert Sealer(KEY.encode()).open(sealer.seal(b"k")) == b"k"  # str and bytes keys agree
-
-
-def test_sealer_refuses_a_short_key() -> None:
-    with pytest.raises(ConfigurationError, match="at least 16 bytes"):
-        Sealer("short")
-    with pytest.raises(ConfigurationError, match="at least 16 bytes"):
-        JSONSerializer(secret_key=b"short")

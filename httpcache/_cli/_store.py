@@ -22,6 +22,7 @@ from .._policy._keys import normalize_url
 from .._serializers import (
     FORMAT_VERSION,
     Serializer,
+    without_sealed_values,
 )
 from .._storages._url import make_serializer, parse_storage_url, storage_from_url
 from .._storages.file._layout import CHILDREN_DIR, ENTRIES_DIR, is_namespace, is_shard
@@ -125,7 +126,10 @@ def open_storage(store: str, serializer: str | None = None) -> Iterator[ManagedS
         table = str(spec.kwargs.get("table_name", DEFAULT_TABLE_NAME))
         _check_sqlite(str(spec.kwargs["path"]), table)
     name = serializer or str(spec.kwargs.get("serializer", "json"))
-    guarded = _GuardedSerializer(make_serializer(name), name, store)
+    # No key here: sealed Set-Cookie values are left out of what is shown, and their
+    # records are read (not dropped as unreadable, as a serving cache without the key would).
+    reader = without_sealed_values(make_serializer(name))
+    guarded = _GuardedSerializer(reader, name, store)
     storage = storage_from_url(store, serializer=guarded)
     try:
         yield storage
