@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from ..._exceptions import StorageError
+from ..._exceptions import ConfigurationError, StorageError
 from .._loops import WRONG_LOOP, LoopBinding, is_loop_error
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ __all__ = [
     "AsyncRedisClient",
     "RedisClient",
     "cache_settings",
+    "check_bytes",
     "translate",
 ]
 
@@ -65,6 +66,15 @@ def cache_settings(*, asynchronous: bool) -> dict[str, Any]:
         "socket_timeout": COMMAND_TIMEOUT,
         "retry": retry,
     }
+
+
+def check_bytes(client: object) -> None:
+    """Refuse a client that decodes responses (the storage reads raw bytes)."""
+    pool = getattr(client, "connection_pool", None)
+    if getattr(pool, "connection_kwargs", {}).get("decode_responses"):
+        raise ConfigurationError(
+            "the Redis client must return bytes: create it with decode_responses=False"
+        )
 
 
 @contextlib.contextmanager

@@ -52,7 +52,7 @@ from ..._serializers import JSONSerializer, Serializer
 from .._expiry import Lifetime, StorageLifetime
 from .._hits import HitBuffer, PendingHit
 from . import _scripts
-from ._client import RedisClient
+from ._client import RedisClient, check_bytes
 from ._client import translate as _translate
 from ._keys import (
     BODY_CHUNK,
@@ -89,14 +89,6 @@ _SCAN_COUNT = 1000
 _UNLINK_BATCH = 500
 _HITS_BATCH = 500  # stored responses per hit write-back script call
 _DECODED_HEADS = 512  # decoded heads kept per storage, so a hot entry is not decoded per hit
-
-
-def _check_bytes(client: object) -> None:
-    pool = getattr(client, "connection_pool", None)
-    if getattr(pool, "connection_kwargs", {}).get("decode_responses"):
-        raise ConfigurationError(
-            "the Redis client must return bytes: create it with decode_responses=False"
-        )
 
 
 def _inline(body: bytes) -> Iterator[bytes]:
@@ -163,7 +155,7 @@ class RedisStorage(StorageLifetime):
         if client is None:
             self._holder = RedisClient.made()
         else:
-            _check_bytes(client)
+            check_bytes(client)
             self._holder = RedisClient(client)
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._lifetime = lifetime
@@ -200,7 +192,7 @@ class RedisStorage(StorageLifetime):
     def _use_client_url(self, url: str) -> None:
         """Make this storage's clients from ``url`` (``async_storage_from_url``); own them."""
         holder = RedisClient.made(url)
-        _check_bytes(holder.current)
+        check_bytes(holder.current)
         self._holder = holder
 
     @property
