@@ -11,6 +11,10 @@ URL                                       storage
 ``s3://bucket/prefix``                    ``S3Storage(bucket_name="bucket", key_prefix="prefix/")``
 ========================================  ==========================================
 
+``sqlite://`` also takes ``table_name=`` and ``timeout=<seconds>`` (the busy timeout);
+``redis://`` passes every other parameter to ``Redis.from_url`` (``socket_timeout=``,
+``socket_connect_timeout=`` override the storage's cache-suited defaults).
+
 Every URL takes ``ttl=<seconds>``, ``sliding=true`` (a hit renews ``ttl``),
 ``max_lifetime=<seconds>`` and ``serializer=json|pickle|yaml``. Parsing is pure
 (:func:`parse_storage_url`); the backends are imported only when built, so a missing
@@ -175,6 +179,8 @@ def parse_storage_url(url: str) -> StorageSpec:
         kwargs["path"] = path
         if "table_name" in query:
             kwargs["table_name"] = query.pop("table_name")
+        if "timeout" in query:
+            kwargs["timeout"] = _number("timeout", query.pop("timeout"), float)
         spec = StorageSpec("sqlite", kwargs)
     elif scheme in ("redis", "rediss"):
         if "namespace" in query:
@@ -211,14 +217,6 @@ def _storage_class(backend: str, *, asynchronous: bool) -> Any:
     return getattr(module, name)
 
 
-def _redis_client(client_url: str, *, asynchronous: bool) -> Any:
-    try:
-        module = importlib.import_module("redis.asyncio" if asynchronous else "redis")
-    except ImportError as exc:
-        raise ConfigurationError("the redis storage needs: pip install 'httpcache[redis]'") from exc
-    return module.Redis.from_url(client_url)
-
-
 def make_serializer(name: str) -> Serializer:
     """Return a new serializer of the kind ``name`` (one of :data:`SERIALIZER_NAMES`)."""
     from .._serializers import JSONSerializer, PickleSerializer, YAMLSerializer
@@ -241,11 +239,11 @@ def _build(url: str, *, asynchronous: bool, serializer: Serializer | None) -> An
         kwargs["serializer"] = serializer
     elif "serializer" in kwargs:
         kwargs["serializer"] = make_serializer(kwargs["serializer"])
-    if spec.client_url is not None:
-        kwargs["client"] = _redis_client(spec.client_url, asynchronous=asynchronous)
     storage = cls(**kwargs)
     if spec.client_url is not None:
-        storage._owns_client = True  # the URL made the client: closing the storage closes it
+        # The storage makes its clients from the URL, with cache-suited settings, and
+        # owns them: closing the storage closes them.
+        storage._use_client_url(spec.client_url)
     return storage
 
 

@@ -7,6 +7,10 @@ every lookup of the batch in a single hop and hands each task its own result or
 error. The leader shields that short hop from cancellation, so a follower never
 waits on a batch that will not run. ``scripts/unasync.py`` turns the storage's
 ``AsyncReadBatch`` into :class:`ReadBatch`, which has no batching to do.
+
+A batch belongs to the event loop it gathers on (its event does): a lookup joins only a
+batch of the running loop, so one left behind by a loop that ended never holds up the
+next loop's lookups.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import anyio
 import anyio.lowlevel
 
 from ..._synchronization import arun_blocking
+from .._loops import running_loop
 
 __all__ = ["AsyncReadBatch", "ReadBatch"]
 
@@ -30,6 +35,7 @@ class _Batch(Generic[_A, _R]):
         self.items: list[_A] = []
         self.results: list[tuple[bool, _R | BaseException]] = []
         self.done = anyio.Event()
+        self.loop = running_loop()
 
 
 class AsyncReadBatch(Generic[_A, _R]):
@@ -51,7 +57,7 @@ class AsyncReadBatch(Generic[_A, _R]):
     async def run(self, item: _A) -> _R:
         """Return ``fn(item)``, computed in a worker thread with whatever else is asked now."""
         batch = self._open
-        if batch is not None:  # a batch is gathering: join it
+        if batch is not None and batch.loop is running_loop():  # a batch is gathering: join it
             index = len(batch.items)
             batch.items.append(item)
             await batch.done.wait()

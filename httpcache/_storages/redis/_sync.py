@@ -35,7 +35,6 @@ Invariants:
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import functools
 import logging
@@ -43,7 +42,7 @@ import math
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Callable, Generator, Mapping, Sequence
+from collections.abc import Iterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -53,6 +52,8 @@ from ..._serializers import JSONSerializer, Serializer
 from .._expiry import Lifetime, StorageLifetime
 from .._hits import HitBuffer, PendingHit
 from . import _scripts
+from ._client import RedisClient, check_bytes
+from ._client import translate as _translate
 from ._keys import (
     BODY_CHUNK,
     body_key,
@@ -90,17 +91,6 @@ _HITS_BATCH = 500  # stored responses per hit write-back script call
 _DECODED_HEADS = 512  # decoded heads kept per storage, so a hot entry is not decoded per hit
 
 
-@contextlib.contextmanager
-def _translate(action: str) -> Generator[None, None, None]:
-    """Re-raise the Redis client's errors as :class:`StorageError`."""
-    from redis.exceptions import RedisError
-
-    try:
-        yield
-    except RedisError as exc:
-        raise StorageError(f"Redis failed while {action}: {exc}") from exc
-
-
 def _inline(body: bytes) -> Iterator[bytes]:
     yield body
 
@@ -119,9 +109,11 @@ class RedisStorage(StorageLifetime):
 
     Args:
         client: A ``redis.Redis`` client, created with the default
-            ``decode_responses=False``. It is not closed by :meth:`close`. When
-            omitted, the storage creates ``redis.Redis()`` (localhost:6379,
-            database 0) and closes it in :meth:`close`.
+            ``decode_responses=False`` (on the event loop that uses the storage). It is
+            not closed by :meth:`close`. When omitted, the storage creates
+            ``redis.Redis()`` (localhost:6379, database 0) with cache-suited
+            timeouts and retries (see ``docs/storages/redis.md``), one per event loop,
+            and closes it in :meth:`close` (and as its loop ends).
         serializer: How heads are stored; :class:`~httpcache.JSONSerializer` when omitted.
         ttl: Seconds an entry is kept after it was stored or last freshened, or
             ``None`` to keep it until Redis evicts it (see ``maxmemory-policy``).
@@ -155,37 +147,53 @@ class RedisStorage(StorageLifetime):
         if not namespace:
             raise ConfigurationError("namespace must not be empty")
         try:
-            from redis import Redis as _Redis
+            import redis  # noqa: F401
         except ImportError as exc:
             raise ConfigurationError(
                 "RedisStorage needs the redis package: pip install 'httpcache[redis]'"
             ) from exc
         if client is None:
-            client = _Redis()
-            self._owns_client = True
+            self._holder = RedisClient.made()
         else:
-            pool = getattr(client, "connection_pool", None)
-            if getattr(pool, "connection_kwargs", {}).get("decode_responses"):
-                raise ConfigurationError(
-                    "the Redis client must return bytes: create it with decode_responses=False"
-                )
-            self._owns_client = False
-        self._client = client
+            check_bytes(client)
+            self._holder = RedisClient(client)
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._lifetime = lifetime
         self.grace = grace
         self._clock = clock
         self._namespace = namespace
+        self._is_root = True
         self._base = root_base(namespace)
         # Heads are immutable bytes: decoding the same record again gives the same entry.
         self._loads = functools.lru_cache(maxsize=_DECODED_HEADS)(self._serializer.loads)
         self._hits = HitBuffer(lifetime)
         self._children: weakref.WeakSet[RedisStorage] = weakref.WeakSet()
+        client = self._holder.current  # no loop yet: bind on first use
+        # Scripts run on the current client (``client=``): registering only names them.
         self._commit = client.register_script(_scripts.COMMIT)
         self._update = client.register_script(_scripts.UPDATE)
         self._record = client.register_script(_scripts.HITS)
         self._remove = client.register_script(_scripts.REMOVE)
         self._drop = client.register_script(_scripts.DROP)
+
+    @property
+    def _client(self) -> Redis:
+        """The client for the running event loop."""
+        return self._holder.get()
+
+    @property
+    def _owns_client(self) -> bool:
+        return self._holder.owned
+
+    @_owns_client.setter
+    def _owns_client(self, owned: bool) -> None:
+        self._holder.owned = owned
+
+    def _use_client_url(self, url: str) -> None:
+        """Make this storage's clients from ``url`` (``async_storage_from_url``); own them."""
+        holder = RedisClient.made(url)
+        check_bytes(holder.current)
+        self._holder = holder
 
     @property
     def namespace(self) -> str:
@@ -208,7 +216,7 @@ class RedisStorage(StorageLifetime):
         if not name or "/" in name:
             raise ConfigurationError("a namespace name must be non-empty and contain no '/'")
         child = RedisStorage(
-            client=self._client,
+            client=self._holder.current,
             serializer=self._serializer,
             ttl=self.ttl,
             sliding=self.sliding,
@@ -217,6 +225,8 @@ class RedisStorage(StorageLifetime):
             grace=self.grace,
             clock=self._clock,
         )
+        child._holder = self._holder  # one client (per loop) for the whole tree
+        child._is_root = False
         child._namespace = f"{self._namespace}/{name}"
         child._base = child_base(self._base, name)
         self._children.add(child)
@@ -242,7 +252,9 @@ class RedisStorage(StorageLifetime):
                 args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "match"]
                 for variant, record in sifted.doomed:
                     args += [variant, record]
-                sifted.removed = int(self._remove(keys=[index], args=args))
+                sifted.removed = int(
+                    self._remove(keys=[index], args=args, client=self._client)
+                )
         return sifted
 
     def _indexes(self) -> Iterator[bytes]:
@@ -303,7 +315,7 @@ class RedisStorage(StorageLifetime):
                     expiry,
                 ]
             with _translate("counting hits"):
-                self._record(keys=keys, args=args)
+                self._record(keys=keys, args=args, client=self._client)
 
     def _flush(self) -> None:
         """Write back every pending hit of this storage and of its children."""
@@ -369,6 +381,7 @@ class RedisStorage(StorageLifetime):
                     self._ttl_ms(entry),
                     body_prefix(self._base),
                 ],
+                client=self._client,
             )
 
     def record_hit(self, entry: Entry) -> None:
@@ -388,13 +401,13 @@ class RedisStorage(StorageLifetime):
         self._hits.discard(key, None if variants is None else set(variants))
         with _translate("deleting entries"):
             if variants is None:
-                self._drop(keys=[index], args=[prefix, _RETIRED_BODY_MS])
+                self._drop(keys=[index], args=[prefix, _RETIRED_BODY_MS], client=self._client)
                 return
             if not variants:
                 return
             args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "any"]
             args += [encode_variant(variant) for variant in variants]
-            self._remove(keys=[index], args=args)
+            self._remove(keys=[index], args=args, client=self._client)
 
     def close(self) -> None:
         """Write back pending hits, then close the client if this storage created it.
@@ -407,8 +420,8 @@ class RedisStorage(StorageLifetime):
             self._flush()
         except StorageError as exc:
             logger.warning("could not write back pending cache hits: %s", exc)
-        if self._owns_client:
-            self._client.close()
+        if self._is_root:
+            self._holder.close()
 
     # -- management ---------------------------------------------------------
 
@@ -572,6 +585,7 @@ class RedisWriter:
                         body_prefix(storage._base),
                         _RETIRED_BODY_MS,
                     ],
+                    client=storage._client,
                 )
         except Exception:
             self._discard()

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import anyio
 
-from ._common import PRUNE_CONCURRENCY, READ_CHUNK, import_extra, storage_errors
+from .._loops import LoopBinding
+from ._common import PRUNE_CONCURRENCY, READ_CHUNK, client_config, import_extra, storage_errors
 
 __all__ = ["REQUIRED_MODULE", "AsyncClientHolder", "Conflict", "chunks", "each", "inline"]
 
@@ -28,8 +29,12 @@ class Conflict(Exception):
 class AsyncClientHolder:
     """The S3 client a storage and all its namespaces share.
 
-    With a user's client it just holds it. Otherwise it creates one on first use and
-    closes it in :meth:`aclose`; a later use creates a fresh one.
+    With a user's client it just holds it. Otherwise it creates one on first use, with
+    :func:`client_config`, and closes it in :meth:`aclose`; a later use creates a fresh
+    one. An ``aiobotocore`` client belongs to the event loop it was created on (its
+    ``aiohttp`` session does): a client of the storage's own is made again when the loop
+    changes, and the old one is closed on its own loop as that loop ends (see
+    :mod:`.._loops`).
     """
 
     def __init__(self, client: Any, endpoint_url: str | None) -> None:
@@ -39,8 +44,11 @@ class AsyncClientHolder:
         self._endpoint_url = endpoint_url
         self._stack: AsyncExitStack | None = None
         self._lock = anyio.Lock()
+        self._binding = LoopBinding()
 
     async def get(self) -> Any:
+        if self._binding.changed():
+            self._rebind()
         if self.client is not None:
             return self.client
         async with self._lock:
@@ -49,14 +57,27 @@ class AsyncClientHolder:
                 stack = AsyncExitStack()
                 with storage_errors("creating the client"):
                     self.client = await stack.enter_async_context(
-                        session.get_session().create_client("s3", endpoint_url=self._endpoint_url)
+                        session.get_session().create_client(
+                            "s3", endpoint_url=self._endpoint_url, config=client_config()
+                        )
                     )
                 self._stack = stack
+                self._binding.at_end(stack.aclose)  # idempotent: aclose() may have run it
             return self.client
+
+    def _rebind(self) -> None:
+        if self._binding.bound:
+            self._lock = anyio.Lock()  # the old one may be held on, or bound to, a dead loop
+            if self.owned:  # the old client is closed on its own loop as that loop ends
+                self.client = None
+                self._stack = None
+        self._binding.bind()
 
     async def aclose(self) -> None:
         if not self.owned:
             return
+        if self._binding.changed():
+            self._rebind()
         stack, self._stack = self._stack, None
         self.client = None
         if stack is not None:

@@ -42,9 +42,11 @@ from types import ModuleType
 from typing import Any
 
 from ..._exceptions import ConfigurationError, StorageError
+from .._loops import WRONG_LOOP, is_loop_error
 
 __all__ = [
     "CONFLICT_RETRIES",
+    "CONNECT_TIMEOUT",
     "DEFAULT_PREFIX",
     "DELETE_BATCH",
     "HIT_FLUSH_INTERVAL",
@@ -56,12 +58,15 @@ __all__ = [
     "PART_SIZE",
     "PRUNE_CONCURRENCY",
     "READ_CHUNK",
+    "READ_TIMEOUT",
+    "RETRIES",
     "KeyGroup",
     "KeyGrouper",
     "KeyPlace",
     "ObjectInfo",
     "body_name",
     "child_prefix",
+    "client_config",
     "digest",
     "error_code",
     "import_extra",
@@ -104,6 +109,13 @@ MEMO_SIZE = 1024
 """Records a storage remembers (by key) so a store or 304 right after a read is one PUT."""
 MEMO_BYTES = 8 * MiB
 """Bytes of remembered records at most (inline bodies included)."""
+CONNECT_TIMEOUT = 0.5
+"""Seconds a client the storage makes waits to connect."""
+READ_TIMEOUT = 0.5
+"""Seconds a client the storage makes waits for data on a socket (per read, not per body)."""
+RETRIES = 1
+"""Retries (after the first attempt) of a client the storage makes: botocore's standard
+mode, which waits a random 0-1 s before its first retry and gives up on most errors."""
 
 _HEX64 = "[0-9a-f]{64}"
 _NAME = re.compile(  # an object name relative to a storage's prefix
@@ -124,6 +136,20 @@ def import_extra(module: str, owner: str) -> ModuleType:
         raise ConfigurationError(
             f"{owner} needs {module.split('.')[0]}: pip install 'httpcache[s3]'"
         ) from exc
+
+
+def client_config() -> Any:
+    """Return the ``botocore`` ``Config`` of a client the storage makes (cache-suited).
+
+    A cache call is better failed (the request goes to the network) than waited for:
+    short timeouts and one retry instead of botocore's 60 s timeouts and legacy retries.
+    """
+    config = import_extra("botocore.config", "S3Storage")
+    return config.Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"max_attempts": RETRIES, "mode": "standard"},
+    )
 
 
 def error_code(exc: BaseException) -> str:
@@ -166,6 +192,8 @@ def storage_errors(what: str) -> Iterator[None]:
     try:
         yield
     except (exceptions.BotoCoreError, exceptions.ClientError) as exc:
+        if is_loop_error(exc):
+            raise StorageError(f"S3 {what} failed: {WRONG_LOOP} ({exc})") from exc
         raise StorageError(f"S3 {what} failed: {exc}") from exc
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ._common import PRUNE_CONCURRENCY, READ_CHUNK, import_extra, storage_errors
+from ._common import PRUNE_CONCURRENCY, READ_CHUNK, client_config, import_extra, storage_errors
 
 __all__ = ["REQUIRED_MODULE", "ClientHolder", "Conflict", "chunks", "each", "inline"]
 
@@ -26,8 +26,9 @@ class Conflict(Exception):
 class ClientHolder:
     """The S3 client a storage and all its namespaces share.
 
-    With a user's client it just holds it. Otherwise it creates one on first use and
-    closes it in :meth:`close`; a later use creates a fresh one.
+    With a user's client it just holds it. Otherwise it creates one on first use, with
+    :func:`client_config`, and closes it in :meth:`close`; a later use creates a fresh
+    one.
     """
 
     def __init__(self, client: Any, endpoint_url: str | None) -> None:
@@ -46,7 +47,7 @@ class ClientHolder:
                 boto3_session = import_extra(REQUIRED_MODULE, "S3Storage")
                 with storage_errors("creating the client"):
                     self.client = boto3_session.Session().client(
-                        "s3", endpoint_url=self._endpoint_url
+                        "s3", endpoint_url=self._endpoint_url, config=client_config()
                     )
             return self.client
 

@@ -25,16 +25,12 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import operator
 import os
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import anyio
@@ -42,17 +38,12 @@ import anyio
 from ..._exceptions import ConfigurationError, SerializationError, StorageError
 from ..._models import Entry, StorageStats
 from ..._serializers import JSONSerializer, Serializer
-from ..._synchronization import arun_blocking
 from .._expiry import Lifetime, StorageLifetime
-from ._errors import storage_errors
-from ._files import create_private_file
-from ._pending import HitLog
+from ._async_shared import Shared, aiosqlite_module
 from ._rows import (
     BodyBuffer,
-    HeadMemo,
     Row,
     decode_row,
-    hit_params,
     new_body_id,
     parse_body_ref,
     stats_from_row,
@@ -61,15 +52,12 @@ from ._rows import (
 )
 from ._sql import (
     DEFAULT_TABLE_NAME,
+    DEFAULT_TIMEOUT,
     MEMORY,
     PAGE_SIZE,
     STAGING_GRACE,
     check_settings,
     child_namespace,
-    is_memory,
-    queries,
-    schema_action,
-    schema_state,
 )
 
 if TYPE_CHECKING:
@@ -82,201 +70,10 @@ logger = logging.getLogger("httpcache.storage")
 _row_id = operator.itemgetter(0)
 
 
-def _aiosqlite() -> ModuleType:
-    try:
-        import aiosqlite
-    except ImportError as exc:  # pragma: no cover - exercised with the extra missing
-        raise ConfigurationError(
-            "AsyncSQLiteStorage needs aiosqlite: pip install 'httpcache[sqlite]'"
-        ) from exc
-    return aiosqlite
-
-
-def _in_transaction(conn: aiosqlite.Connection) -> bool:
-    """Tell whether ``conn`` has a transaction open (no hop: a plain attribute read)."""
-    try:
-        return conn.in_transaction
-    except ValueError:  # aiosqlite: "no active connection"
-        return False
-
-
 async def _one(body: bytes) -> AsyncIterator[bytes]:
     """Yield an inline body as its only chunk (nothing for an empty one)."""
     if body:
         yield body
-
-
-class _Shared:
-    """The connection, settings and bookkeeping shared by a storage tree."""
-
-    def __init__(
-        self,
-        database: str,
-        connection: aiosqlite.Connection | None,
-        table_name: str,
-        create_table: bool,
-        timeout: float,
-        wal: bool,
-        lifetime: Lifetime,
-    ) -> None:
-        self.database = database
-        self.owned = connection is None
-        self.connection = connection
-        self.queries = queries(table_name)
-        self.create_table = create_table
-        self.timeout = timeout
-        self.wal = wal
-        self.lifetime = lifetime
-        self.opening = asyncio.Lock()  # aiosqlite is asyncio-only
-        self.ready = False  # schema checked (and a caller's connection tuned) on this connection
-        self.memo = HeadMemo()
-        self.hits = HitLog(lifetime)
-
-    async def _connect(self) -> aiosqlite.Connection:
-        """Return the connection, opening it (and the schema) first if needed."""
-        conn = self.connection
-        if conn is not None and self.ready:
-            return conn
-        async with self.opening:
-            conn = self.connection
-            if conn is None:
-                await arun_blocking(create_private_file, self.database)
-                conn = await _aiosqlite().connect(
-                    self.database,
-                    timeout=self.timeout,
-                    isolation_level=None,  # autocommit: every statement is its own transaction
-                )
-                try:
-                    if self.wal and not is_memory(self.database):
-                        await conn.execute_fetchall("PRAGMA journal_mode=WAL")
-                        await conn.execute_fetchall("PRAGMA synchronous=NORMAL")
-                except BaseException:
-                    with anyio.CancelScope(shield=True):
-                        await conn.close()
-                    raise
-                self.connection = conn
-                self.ready = False
-            if not self.ready:
-                if not self.owned and self.wal:
-                    await self._tune(conn)
-                await self._prepare(conn)
-                self.ready = True
-            return conn
-
-    @staticmethod
-    async def _tune(conn: aiosqlite.Connection) -> None:
-        """Put a caller's connection in WAL mode with ``synchronous=NORMAL`` (``wal=True``)."""
-        try:
-            await conn.execute_fetchall("PRAGMA journal_mode=WAL")
-            await conn.execute_fetchall("PRAGMA synchronous=NORMAL")
-        except sqlite3.OperationalError as exc:  # e.g. inside the caller's transaction
-            logger.warning("could not put the SQLite connection in WAL mode: %s", exc)
-
-    async def _prepare(self, conn: aiosqlite.Connection) -> None:
-        """Check the entry table's schema; create it, or rebuild an old one (``create_table``)."""
-        q = self.queries
-        rows = await conn.execute_fetchall(q.table_info)
-        state = schema_state({row[1] for row in rows})
-        if not schema_action(state, create_table=self.create_table, table=q.table):
-            return
-        await self._commit(conn)
-        await conn.execute_fetchall("BEGIN IMMEDIATE")  # one process rebuilds; others see it
-        try:
-            rows = await conn.execute_fetchall(q.table_info)
-            if schema_state({row[1] for row in rows}) == "old":
-                for statement in q.drop:
-                    await conn.execute_fetchall(statement)
-                logger.warning(
-                    "rebuilt the SQLite cache table %r in the current layout;"
-                    " its old entries were dropped",
-                    q.table,
-                )
-            for statement in q.schema:
-                await conn.execute_fetchall(statement)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await conn.rollback()
-            raise
-        await conn.commit()
-
-    @staticmethod
-    async def _commit(conn: aiosqlite.Connection) -> None:
-        # A connection we opened is in autocommit mode; a caller's may open transactions
-        # implicitly (sqlite3's default isolation level), so commit what we just wrote.
-        if _in_transaction(conn):
-            with contextlib.suppress(ValueError):  # aiosqlite: "no active connection"
-                await conn.commit()
-
-    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        """Run a query and return its rows (one hop)."""
-        with storage_errors:
-            conn = self.connection if self.ready else None
-            if conn is None:
-                conn = await self._connect()
-            rows: list[Row] = list(await conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
-        if rows and type(rows[0]) is not tuple:  # a caller's row_factory
-            rows = [tuple(row) for row in rows]
-        return rows
-
-    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> Row | None:
-        """Run a query and return its first row, or ``None``."""
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
-
-    async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
-        """Run one write statement, commit it, and return how many rows it changed."""
-        with storage_errors:
-            conn = self.connection if self.ready else None
-            if conn is None:
-                conn = await self._connect()
-            try:
-                cursor = await conn.execute(sql, params)  # one hop; nothing left to fetch
-                return cursor.rowcount
-            finally:
-                # SQLite has undone a failed statement itself; never leave a transaction open.
-                # Not rollback(): on a caller's connection in sqlite3's default mode, other
-                # tasks' statements may share the implicit transaction.
-                if _in_transaction(conn):
-                    with anyio.CancelScope(shield=True):
-                        await self._commit(conn)
-
-    async def executemany(self, sql: str, params: Iterable[Sequence[object]]) -> None:
-        """Run one write statement over every parameter row, and commit (one hop)."""
-        with storage_errors:
-            conn = self.connection if self.ready else None
-            if conn is None:
-                conn = await self._connect()
-            try:
-                await conn.executemany(sql, params)
-            finally:
-                if _in_transaction(conn):
-                    with anyio.CancelScope(shield=True):
-                        await self._commit(conn)
-
-    async def flush_hits(self, now: float | None = None) -> None:
-        """Write back every pending hit of the tree as one ``executemany``."""
-        batches = self.hits.drain(now)
-        if not batches:
-            return
-        lifetime = self.lifetime
-        params = [row for ns, batch in batches for row in hit_params(ns, batch, lifetime)]
-        if params:
-            await self.executemany(self.queries.add_hits(lifetime), params)
-
-    async def aclose(self) -> None:
-        try:
-            with anyio.CancelScope(shield=True):
-                await self.flush_hits()
-        except StorageError as exc:  # bookkeeping only: never keep the connection open for it
-            logger.warning("could not write back SQLite cache hits on close: %s", exc)
-        async with self.opening:
-            self.ready = False
-            conn = self.connection
-            if conn is None or not self.owned:
-                return  # a caller's connection is theirs to close
-            self.connection = None
-            with storage_errors, anyio.CancelScope(shield=True):
-                await conn.close()
 
 
 class AsyncSQLiteStorage(StorageLifetime):
@@ -299,7 +96,9 @@ class AsyncSQLiteStorage(StorageLifetime):
         table_name: The entry table; bodies go to ``<table_name>_bodies``.
         create_table: Create missing tables (and rebuild, empty, an older httpcache's);
             with ``False`` every call raises :class:`StorageError` unless they exist.
-        timeout: Seconds to wait for another connection's lock before failing.
+        timeout: Seconds a connection the storage opens waits for another connection's
+            write lock before the call fails (SQLite's busy timeout; 0.25 by default,
+            below the transport's storage deadline). A ``connection`` keeps its own.
         wal: Put the database in WAL mode with ``synchronous=NORMAL`` (a crash may lose the
             last writes, a miss for a cache, but never corrupts the file); ``False`` leaves
             both as configured.
@@ -321,7 +120,7 @@ class AsyncSQLiteStorage(StorageLifetime):
         max_lifetime: float | None = None,
         table_name: str = DEFAULT_TABLE_NAME,
         create_table: bool = True,
-        timeout: float = 5.0,
+        timeout: float = DEFAULT_TIMEOUT,
         wal: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -329,13 +128,13 @@ class AsyncSQLiteStorage(StorageLifetime):
             raise ConfigurationError("give AsyncSQLiteStorage a path or a connection, not both")
         check_settings(table_name=table_name, timeout=timeout)
         lifetime = Lifetime(ttl, sliding, max_lifetime)
-        _aiosqlite()  # fail early, naming the extra
+        aiosqlite_module()  # fail early, naming the extra
         database = MEMORY if path is None else os.fspath(path)
         self._lifetime = lifetime
         self.table_name = table_name
         self._serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         self._clock = clock
-        self._shared = _Shared(
+        self._shared = Shared(
             database, connection, table_name, create_table, timeout, wal, lifetime
         )
         self._queries = self._shared.queries

@@ -54,6 +54,7 @@ from .._expiry import Lifetime
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_TABLE_NAME",
+    "DEFAULT_TIMEOUT",
     "INLINE_LIMIT",
     "MEMORY",
     "PAGE_SIZE",
@@ -72,6 +73,13 @@ __all__ = [
 
 DEFAULT_TABLE_NAME = "httpcache"
 """Table used when the caller names none (the body table is ``<name>_bodies``)."""
+
+DEFAULT_TIMEOUT = 0.25
+"""Seconds a connection the storage opens waits for another's write lock (busy timeout).
+
+Small on purpose: a cache call that would wait longer is better failed (the request goes
+to the network) than queued behind, and aiosqlite runs a connection's calls one at a
+time, so one long wait would delay every call after it."""
 
 CHUNK_SIZE = 1024 * 1024
 """Largest body chunk stored in one row, in bytes."""

@@ -51,6 +51,7 @@ from ._rows import (
 )
 from ._sql import (
     DEFAULT_TABLE_NAME,
+    DEFAULT_TIMEOUT,
     MEMORY,
     PAGE_SIZE,
     STAGING_GRACE,
@@ -255,7 +256,9 @@ class SQLiteStorage(StorageLifetime):
             rebuild, empty, a table an older httpcache laid out). With ``False`` they must
             already exist, or every call raises :class:`StorageError` (and :meth:`health`
             is false).
-        timeout: Seconds to wait for another connection's lock before failing.
+        timeout: Seconds a connection the storage opens waits for another connection's
+            write lock before the call fails (SQLite's busy timeout; 0.25 by default,
+            below the transport's storage deadline). A ``connection`` keeps its own.
         wal: Put the database in WAL mode with ``synchronous=NORMAL``. A crash can then lose
             the last transactions but never corrupts the database, and for a cache a lost
             write is just a miss. ``False`` leaves both as configured (SQLite's defaults
@@ -277,7 +280,7 @@ class SQLiteStorage(StorageLifetime):
         max_lifetime: float | None = None,
         table_name: str = DEFAULT_TABLE_NAME,
         create_table: bool = True,
-        timeout: float = 5.0,
+        timeout: float = DEFAULT_TIMEOUT,
         wal: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
