@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import redis
 
+import httpcache
 from httpcache import Entry, JSONSerializer, Serializer
 from httpcache._storages.file._record import Frame, decode_record, encode_record
 from httpcache._storages.redis._keys import body_prefix, index_key, scope_pattern
@@ -49,6 +50,8 @@ __all__ = [
     "acorrupt",
     "aclose_async",
     "build",
+    "cli_build",
+    "cli_url",
     "close_sync",
     "corrupt",
     "endpoint_url",
@@ -224,7 +227,9 @@ class Raw:
         elif self.name == "s3":
             record = s3_record.decode_record(data, digest(entry.key))
             slots = tuple(dataclasses.replace(slot, head=head) for slot in record.slots)
-            self.set_record(entry, s3_record.encode_record(s3_record.Record(record.key_hash, slots)))
+            self.set_record(
+                entry, s3_record.encode_record(s3_record.Record(record.key_hash, slots))
+            )
         else:
             self.set_record(entry, head)
 
@@ -314,8 +319,8 @@ class Raw:
         """Return every name the backend holds that could belong to this storage's tree.
 
         Files: every path under ``tmp_path``; SQLite: every ``namespace`` value of the
-        table; Redis: every key under the test prefix ``httpcache-test:``; S3: every
-        object of the bucket.
+        table; Redis: every key that starts with the storage's namespace (siblings whose
+        name extends it included); S3: every object of the bucket.
         """
         if self.name in ("file", "memory"):
             return {str(p.relative_to(self.tmp_path)) for p in self.tmp_path.rglob("*")}
@@ -330,7 +335,7 @@ class Raw:
             try:
                 return {
                     key.decode("utf-8", "surrogateescape")
-                    for key in client.scan_iter(match="httpcache-test:*", count=1000)
+                    for key in client.scan_iter(match=f"{self.storage._base}*", count=1000)
                 }
             finally:
                 client.close()
@@ -341,10 +346,15 @@ class Raw:
             found.update(item["Key"] for item in page.get("Contents", ()))
         return found
 
+    def tables(self) -> list[tuple[str]]:
+        """Return the names of the SQLite database's tables."""
+        with self._sql() as conn:
+            return conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+
     def own_prefix(self) -> str:
         """Return what every name of this storage starts with (see :meth:`names`)."""
         if self.name in ("file", "memory"):
-            return "cache" + os.sep
+            return str(Path(self.storage._core.dir).relative_to(self.tmp_path)) + os.sep
         if self.name == "sqlite":
             return str(self.storage.namespace)
         if self.name == "redis":
@@ -399,8 +409,45 @@ class Raw:
                     yield response["Body"].read()
         else:
             for record in self.storage._core.records.values():
-                yield record.entry if isinstance(record.entry, bytes) else repr(record.entry).encode()
+                yield (
+                    record.entry if isinstance(record.entry, bytes) else repr(record.entry).encode()
+                )
                 yield record.body
+
+
+def cli_url(backend: str, storage: Any, tmp_path: Path) -> str:
+    """Return the URL the ``httpcache`` command opens a :func:`cli_build` storage by."""
+    if backend == "file":
+        return f"file://{tmp_path / 'cache'}"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'cache.db'}"
+    if backend == "redis":
+        return f"{REDIS_URL}?namespace={storage.namespace}"
+    prefix = storage.key_prefix.rstrip("/")
+    return f"s3://{BUCKET}/{prefix}?endpoint_url={endpoint_url()}"
+
+
+def cli_build(backend: str, tmp_path: Path, serializer: Serializer | None = None) -> Any:
+    """Return a root storage the command can name by URL (no child namespace)."""
+    if backend == "file":
+        return httpcache.FileStorage(base_path=tmp_path / "cache", serializer=serializer)
+    if backend == "sqlite":
+        return httpcache.SQLiteStorage(path=tmp_path / "cache.db", serializer=serializer)
+    if backend == "redis":
+        client = redis.Redis.from_url(REDIS_URL)
+        storage = httpcache.RedisStorage(
+            client=client,
+            namespace=f"{TEST_PREFIX}:cli-{uuid.uuid4().hex[:12]}",
+            serializer=serializer,
+        )
+        storage._owns_client = True
+        return storage
+    return httpcache.S3Storage(
+        bucket_name=BUCKET,
+        key_prefix=f"cli-{uuid.uuid4().hex[:12]}/",
+        endpoint_url=endpoint_url(),
+        serializer=serializer,
+    )
 
 
 def close_sync(storage: Any) -> None:

@@ -19,10 +19,8 @@ line) and exits normally, never with a traceback.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -30,17 +28,15 @@ import pytest
 import httpcache
 from httpcache._cli._main import main
 from tests.reliability._support import (
-    BUCKET,
     NAMES,
-    REDIS_URL,
-    TEST_PREFIX,
     Origin,
     Raw,
     abuild,
     aclose_async,
     build,
+    cli_build,
+    cli_url,
     close_sync,
-    endpoint_url,
     foreign_head,
 )
 
@@ -237,37 +233,6 @@ async def test_damaged_large_body_async_is_refetched_never_served_short(
 # -- the command over a corrupt store ------------------------------------------------------
 
 
-def _store_url(backend: str, storage: Any, tmp_path: Path) -> str:
-    if backend == "file":
-        return f"file://{tmp_path / 'cache'}"
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'cache.db'}"
-    if backend == "redis":
-        return f"{REDIS_URL}?namespace={storage.namespace}"
-    prefix = storage.key_prefix.rstrip("/")
-    return f"s3://{BUCKET}/{prefix}?endpoint_url={endpoint_url()}"
-
-
-def _cli_build(backend: str, tmp_path: Path) -> Any:
-    """A root storage the command can name by URL (no child namespace)."""
-    if backend == "file":
-        return httpcache.FileStorage(base_path=tmp_path / "cache")
-    if backend == "sqlite":
-        return httpcache.SQLiteStorage(path=tmp_path / "cache.db")
-    if backend == "redis":
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        storage = httpcache.RedisStorage(
-            client=client, namespace=f"{TEST_PREFIX}:cli-{uuid.uuid4().hex[:12]}"
-        )
-        storage._owns_client = True
-        return storage
-    return httpcache.S3Storage(
-        bucket_name=BUCKET, key_prefix=f"cli-{uuid.uuid4().hex[:12]}/", endpoint_url=endpoint_url()
-    )
-
-
 COMMANDS: list[tuple[str, Callable[[str], list[str]]]] = [
     ("list", lambda store: ["list", store]),
     ("list-json", lambda store: ["list", "--json", store]),
@@ -281,9 +246,9 @@ COMMANDS: list[tuple[str, Callable[[str], list[str]]]] = [
 def test_cli_over_a_corrupt_record_reports_it_and_exits_normally(
     backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    storage = _cli_build(backend, tmp_path)
+    storage = cli_build(backend, tmp_path)
     raw = Raw(backend, storage, tmp_path)
-    store = _store_url(backend, storage, tmp_path)
+    store = cli_url(backend, storage, tmp_path)
     try:
         with httpcache.CacheClient(
             storage=storage, transport=httpx.MockTransport(_origin())
@@ -316,7 +281,7 @@ def test_cli_over_a_foreign_version_stops_cleanly_and_keeps_the_record(
     backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A record of an unknown version is not corrupt: the command says so and leaves it."""
-    storage = _cli_build(backend, tmp_path)
+    storage = cli_build(backend, tmp_path)
     raw = Raw(backend, storage, tmp_path)
     try:
         with httpcache.CacheClient(
@@ -327,7 +292,7 @@ def test_cli_over_a_foreign_version_stops_cleanly_and_keeps_the_record(
         raw.set_head(entry, foreign_head(raw.head(entry)))
         kept = raw.record(entry)
         capsys.readouterr()
-        store = _store_url(backend, storage, tmp_path)
+        store = cli_url(backend, storage, tmp_path)
         for command in ("list", "stats", "show", "purge-expired"):
             argv = [command, store, URL] if command == "show" else [command, store]
             code = main(argv)

@@ -277,19 +277,17 @@ class RedisStorage(StorageLifetime):
         if size is not None and total != size:
             raise StorageError("the stored body does not have the recorded size")
 
+    def _body_args(self, entry: Entry, body_id: bytes) -> list[bytes | int | str]:
+        """The arguments that name ``entry``'s variant and its body list to OPEN and FORGET."""
+        ref = ref_value(body_id.decode("ascii"))
+        return [encode_variant(entry.variant), ref, body_prefix(self._base), _RETIRED_BODY_MS]
+
     def _forget(self, entry: Entry, body_id: bytes) -> None:
         """Remove ``entry``'s variant if it still names the broken body list ``body_id``."""
         logger.warning("dropping a cache entry whose body is incomplete: %r", body_id)
         with _translate("removing a broken entry"):
-            self._forget_script(
-                keys=[index_key(self._base, entry.key)],
-                args=[
-                    encode_variant(entry.variant),
-                    ref_value(body_id.decode("ascii")),
-                    body_prefix(self._base),
-                    _RETIRED_BODY_MS,
-                ],
-            )
+            index = index_key(self._base, entry.key)
+            self._forget_script(keys=[index], args=self._body_args(entry, body_id))
 
     def _open_list(self, entry: Entry, body_id: bytes) -> Iterator[bytes] | None:
         """Open a chunked body: its first chunk now, the rest as read.
@@ -299,12 +297,7 @@ class RedisStorage(StorageLifetime):
         """
         key = body_prefix(self._base) + body_id
         layout = chunk_layout(entry.size)
-        args: list[bytes | int | str] = [
-            encode_variant(entry.variant),
-            ref_value(body_id.decode("ascii")),
-            body_prefix(self._base),
-            _RETIRED_BODY_MS,
-        ]
+        args = self._body_args(entry, body_id)
         args += ["", "", ""] if layout is None else [layout[0], BODY_CHUNK, layout[1]]
         with _translate("opening a body"):
             first = self._open(keys=[key, index_key(self._base, entry.key)], args=args)

@@ -365,11 +365,9 @@ class S3Storage(StorageLifetime):
         return found, bad
 
     def _open(self, place: KeyPlace, body_id: str, size: int | None) -> Iterator[bytes] | None:
-        """Open the large body ``body_id`` of ``size`` bytes; ``None`` if gone or cut short.
+        """Open the large body ``body_id``; ``None`` if it is gone or not ``size`` bytes.
 
-        A body object that is missing or of another length than its record says is a
-        miss, and its variant is dropped from the record (a writer uploads a body before
-        any record names it, so its record can never be made right again).
+        Such a variant is dropped (a body is uploaded before a record names it).
         """
         client = self._client()
         name = place.body(body_id)

@@ -301,8 +301,7 @@ class Queries:
         """
 
         self.delete_broken = (
-            f"DELETE FROM {t} WHERE namespace = ? AND cache_key = ? AND variant = ?"
-            " AND body_id = ?"
+            f"DELETE FROM {t} WHERE namespace = ? AND cache_key = ? AND variant = ? AND body_id = ?"
         )
         """Params ``(namespace, key, variant, body_id)``: drop a variant whose chunks are
         incomplete, unless it was replaced meanwhile (the trigger drops the chunks)."""
