@@ -51,6 +51,7 @@ __all__ = [
     "aclose_async",
     "build",
     "cli_build",
+    "cache_options",
     "cli_url",
     "close_sync",
     "corrupt",
@@ -76,6 +77,15 @@ class Origin:
         self.calls += 1
         self.requests.append(request)
         return self.handler(request)
+
+
+def cache_options(**changes: Any) -> httpcache.CacheOptions:
+    """Return options without the storage deadline and circuit breaker.
+
+    These tests are about what a storage returns, not about how long it takes: on a
+    loaded machine a 0.5 s deadline could turn a slow read into a skipped one.
+    """
+    return httpcache.CacheOptions(storage_timeout=None, storage_cooldown=0, **changes)
 
 
 def _context(tmp_path: Path, serializer: Serializer | None) -> Any:

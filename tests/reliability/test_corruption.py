@@ -34,6 +34,7 @@ from tests.reliability._support import (
     abuild,
     aclose_async,
     build,
+    cache_options,
     cli_build,
     cli_url,
     close_sync,
@@ -88,7 +89,9 @@ def test_corrupt_record_sync_is_a_cleaned_up_miss_then_a_hit(
     raw = Raw(backend, storage, tmp_path)
     origin = _origin()
     try:
-        with httpcache.CacheClient(storage=storage, transport=httpx.MockTransport(origin)) as c:
+        with httpcache.CacheClient(
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
+        ) as c:
             assert c.get(URL).content == BODY
             (entry,) = storage.get_entries(URL)
             _damage(raw, entry, kind)
@@ -126,7 +129,7 @@ async def test_corrupt_record_async_is_a_cleaned_up_miss_then_a_hit(
     origin = _origin()
     try:
         async with httpcache.AsyncCacheClient(
-            storage=storage, transport=httpx.MockTransport(origin)
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
         ) as c:
             assert (await c.get(URL)).content == BODY
             (entry,) = await storage.get_entries(URL)
@@ -154,7 +157,7 @@ def test_corrupt_record_read_directly_is_removed(backend: str, tmp_path: Path) -
     raw = Raw(backend, storage, tmp_path)
     try:
         with httpcache.CacheClient(
-            storage=storage, transport=httpx.MockTransport(_origin())
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(_origin())
         ) as client:
             client.get(URL)
         (entry,) = storage.get_entries(URL)
@@ -188,7 +191,9 @@ def test_damaged_large_body_sync_is_refetched_never_served_short(
     body = LARGE.get(backend, CHUNKED)
     origin = _origin(body)
     try:
-        with httpcache.CacheClient(storage=storage, transport=httpx.MockTransport(origin)) as c:
+        with httpcache.CacheClient(
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
+        ) as c:
             assert c.get(URL).content == body
             (entry,) = storage.get_entries(URL)
             assert entry.body is None and entry.size == len(body)  # not inline
@@ -214,7 +219,7 @@ async def test_damaged_large_body_async_is_refetched_never_served_short(
     origin = _origin(body)
     try:
         async with httpcache.AsyncCacheClient(
-            storage=storage, transport=httpx.MockTransport(origin)
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
         ) as c:
             assert (await c.get(URL)).content == body
             (entry,) = await storage.get_entries(URL)
@@ -251,7 +256,7 @@ def test_cli_over_a_corrupt_record_reports_it_and_exits_normally(
     store = cli_url(backend, storage, tmp_path)
     try:
         with httpcache.CacheClient(
-            storage=storage, transport=httpx.MockTransport(_origin())
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(_origin())
         ) as client:
             client.get(URL + "/good")
             for command, argv in COMMANDS:
@@ -285,7 +290,7 @@ def test_cli_over_a_foreign_version_stops_cleanly_and_keeps_the_record(
     raw = Raw(backend, storage, tmp_path)
     try:
         with httpcache.CacheClient(
-            storage=storage, transport=httpx.MockTransport(_origin())
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(_origin())
         ) as client:
             client.get(URL)
         (entry,) = storage.get_entries(URL)

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 import httpcache
-from tests.reliability._support import PERSISTENT, Origin, Raw, build, close_sync
+from tests.reliability._support import PERSISTENT, Origin, Raw, build, cache_options, close_sync
 
 URL = "http://example.com/huge"
 KiB, MiB = 1024, 1024 * 1024
@@ -62,7 +62,7 @@ def test_endless_body_sync_streams_through_unbuffered_and_is_not_stored(
 ) -> None:
     storage = httpcache.FileStorage(base_path=tmp_path / "cache")
     origin = Origin(lambda r: httpx.Response(200, headers=_headers(length), content=_endless()))
-    options = httpcache.CacheOptions(max_entry_size=LIMIT)
+    options = cache_options(max_entry_size=LIMIT)
     with httpcache.CacheClient(
         storage=storage, options=options, transport=httpx.MockTransport(origin)
     ) as client:
@@ -94,7 +94,7 @@ async def test_endless_body_async_streams_through_unbuffered_and_is_not_stored(
 ) -> None:
     storage = httpcache.AsyncFileStorage(base_path=tmp_path / "cache")
     origin = Origin(lambda r: httpx.Response(200, headers=_headers(length), content=_aendless()))
-    options = httpcache.CacheOptions(max_entry_size=LIMIT)
+    options = cache_options(max_entry_size=LIMIT)
     async with httpcache.AsyncCacheClient(
         storage=storage, options=options, transport=httpx.MockTransport(origin)
     ) as client:
@@ -122,7 +122,7 @@ def test_endless_body_in_memory_storage_is_not_buffered(length: bool) -> None:
     """The in-memory storage keeps a body in memory: it must give up at the limit too."""
     storage = httpcache.InMemoryStorage()
     origin = Origin(lambda r: httpx.Response(200, headers=_headers(length), content=_endless()))
-    options = httpcache.CacheOptions(max_entry_size=LIMIT)
+    options = cache_options(max_entry_size=LIMIT)
     with httpcache.CacheClient(
         storage=storage, options=options, transport=httpx.MockTransport(origin)
     ) as client:
@@ -191,7 +191,9 @@ def test_hostile_urls_stay_inside_the_store_and_round_trip(backend: str, tmp_pat
         lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=600"}, content=b"ok")
     )
     try:
-        with httpcache.CacheClient(storage=storage, transport=httpx.MockTransport(origin)) as c:
+        with httpcache.CacheClient(
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
+        ) as c:
             for param in HOSTILE:
                 (url,) = param.values
                 assert isinstance(url, str)
@@ -223,6 +225,8 @@ def test_lone_surrogate_in_url_is_refused_by_httpx_or_round_trips(tmp_path: Path
     origin = Origin(
         lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=600"}, content=b"ok")
     )
-    with httpcache.CacheClient(storage=storage, transport=httpx.MockTransport(origin)) as client:
+    with httpcache.CacheClient(
+        storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
+    ) as client:
         _round_trip(client, origin, url)
     storage.close()

@@ -38,6 +38,7 @@ from tests.reliability._support import (
     abuild,
     aclose_async,
     build,
+    cache_options,
     cli_build,
     cli_url,
     close_sync,
@@ -106,7 +107,7 @@ def _check(path: str, shared: bool, who: dict[str, str], n: int, response: httpx
 def test_credentials_partition_sync(backend: str, shared: bool, tmp_path: Path) -> None:
     storage = build(backend, tmp_path)
     origin = _partition_origin()
-    options = httpcache.CacheOptions(shared=shared)
+    options = cache_options(shared=shared)
     try:
         with httpcache.CacheClient(
             storage=storage, options=options, transport=httpx.MockTransport(origin)
@@ -124,7 +125,7 @@ def test_credentials_partition_sync(backend: str, shared: bool, tmp_path: Path) 
 async def test_credentials_partition_async(backend: str, shared: bool, tmp_path: Path) -> None:
     storage = await abuild(backend, tmp_path)
     origin = _partition_origin()
-    options = httpcache.CacheOptions(shared=shared)
+    options = cache_options(shared=shared)
     try:
         async with httpcache.AsyncCacheClient(
             storage=storage, options=options, transport=httpx.MockTransport(origin)
@@ -143,7 +144,9 @@ def test_unvaried_cookie_response_is_reused_as_the_rfc_allows(tmp_path: Path) ->
         lambda r: httpx.Response(200, headers={"Cache-Control": "max-age=600"}, content=b"same")
     )
     try:
-        with httpcache.CacheClient(storage=storage, transport=httpx.MockTransport(origin)) as c:
+        with httpcache.CacheClient(
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
+        ) as c:
             c.get(BASE + "/page", headers=CA)
             assert c.get(BASE + "/page", headers=CB).extensions["from_cache"] is True
             assert origin.calls == 1
@@ -223,7 +226,9 @@ def test_no_secret_is_stored_logged_or_printed(
     origin = _secrets_origin(sid)
     caplog.set_level(logging.DEBUG, logger="httpcache")
     try:
-        with httpcache.CacheClient(storage=storage, transport=httpx.MockTransport(origin)) as c:
+        with httpcache.CacheClient(
+            storage=storage, options=cache_options(), transport=httpx.MockTransport(origin)
+        ) as c:
             for path in ("/private", "/public"):
                 first = c.get(BASE + path, headers=headers)
                 assert first.headers["Set-Cookie"].startswith(f"sid={sid}")  # the user gets it
@@ -275,7 +280,9 @@ def test_logs_at_debug_name_no_credentials_through_every_path(
     caplog.set_level(logging.DEBUG, logger="httpcache")
     try:
         transport = httpx.MockTransport(Origin(handler))
-        with httpcache.CacheClient(storage=storage, transport=transport) as client:
+        with httpcache.CacheClient(
+            storage=storage, options=cache_options(), transport=transport
+        ) as client:
             client.get(BASE + "/doc", headers=headers)
             client.get(BASE + "/doc", headers=headers)  # revalidated: 304
             client.post(BASE + "/doc", headers=headers)  # invalidates
