@@ -122,7 +122,15 @@ async def counted(namespace: str) -> AsyncIterator[tuple[AsyncRedisStorage, list
     await recorder.ping()
     storage = AsyncRedisStorage(client=recorder, namespace=namespace, clock=Clock())
     # A fresh server has no script cached: load them all, so counts never include a reload.
-    for source in (_scripts.COMMIT, _scripts.UPDATE, _scripts.HITS, _scripts.REMOVE, _scripts.DROP):
+    for source in (
+        _scripts.COMMIT,
+        _scripts.UPDATE,
+        _scripts.HITS,
+        _scripts.REMOVE,
+        _scripts.DROP,
+        _scripts.OPEN,
+        _scripts.FORGET,
+    ):
         await recorder.script_load(source)
     trips.clear()
     yield storage, trips
@@ -160,8 +168,8 @@ def origin(body: bytes, max_age: int) -> httpx.MockTransport:
             LARGE,
             3600,
             True,
-            [["HGETALL"], ["LINDEX"], ["LINDEX"], ["LINDEX"]],
-            id="large-hit-streams-three-chunks",
+            [["HGETALL"], ["EVALSHA"], ["LINDEX"], ["LINDEX"]],
+            id="large-hit-checks-the-list-then-streams-three-chunks",
         ),
         pytest.param(
             LARGE,

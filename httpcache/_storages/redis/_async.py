@@ -38,7 +38,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import logging
-import math
 import time
 import uuid
 import weakref
@@ -60,6 +59,7 @@ from ._keys import (
     body_prefix,
     body_prefix_of_index,
     child_base,
+    chunk_layout,
     index_key,
     is_index_key,
     native_ttl_ms,
@@ -175,6 +175,8 @@ class AsyncRedisStorage(StorageLifetime):
         self._record = client.register_script(_scripts.HITS)
         self._remove = client.register_script(_scripts.REMOVE)
         self._drop = client.register_script(_scripts.DROP)
+        self._open = client.register_script(_scripts.OPEN)
+        self._forget_script = client.register_script(_scripts.FORGET)
 
     @property
     def _client(self) -> Redis:
@@ -267,9 +269,10 @@ class AsyncRedisStorage(StorageLifetime):
                     yield name
 
     async def _chunks(
-        self, key: bytes, first: bytes, count: int, size: int | None
+        self, key: bytes, first: bytes, count: int, entry: Entry, body_id: bytes
     ) -> AsyncIterator[bytes]:
         yield first
+        size = entry.size
         total = len(first)
         for position in range(1, count):
             with _translate("reading a body"):
@@ -277,22 +280,44 @@ class AsyncRedisStorage(StorageLifetime):
             if not isinstance(chunk, bytes):
                 raise StorageError("the body was removed while it was being read")
             total += len(chunk)
+            if size is not None and (
+                total > size or (position < count - 1 and len(chunk) != BODY_CHUNK)
+            ):  # a chunk cut short (or grown): never end the body short, nor let it stay
+                await self._forget(entry, body_id)
+                raise StorageError("the stored body does not have the recorded size")
             yield chunk
         if size is not None and total != size:
             raise StorageError("the stored body does not have the recorded size")
 
-    async def _open_list(self, body_id: bytes, size: int | None) -> AsyncIterator[bytes] | None:
-        """Open a chunked body: its first chunk now (``None`` if gone), the rest as read."""
+    def _body_args(self, entry: Entry, body_id: bytes) -> list[bytes | int | str]:
+        """The arguments that name ``entry``'s variant and its body list to OPEN and FORGET."""
+        ref = ref_value(body_id.decode("ascii"))
+        return [encode_variant(entry.variant), ref, body_prefix(self._base), _RETIRED_BODY_MS]
+
+    async def _forget(self, entry: Entry, body_id: bytes) -> None:
+        """Remove ``entry``'s variant if it still names the broken body list ``body_id``."""
+        logger.warning("dropping a cache entry whose body is incomplete: %r", body_id)
+        with _translate("removing a broken entry"):
+            index = index_key(self._base, entry.key)
+            await self._forget_script(keys=[index], args=self._body_args(entry, body_id))
+
+    async def _open_list(self, entry: Entry, body_id: bytes) -> AsyncIterator[bytes] | None:
+        """Open a chunked body: its first chunk now, the rest as read.
+
+        ``None`` when the list is gone or not whole (its chunk count, first or last
+        chunk length disagree with the size): the variant naming it is then removed.
+        """
         key = body_prefix(self._base) + body_id
+        layout = chunk_layout(entry.size)
+        args = self._body_args(entry, body_id)
+        args += ["", "", ""] if layout is None else [layout[0], BODY_CHUNK, layout[1]]
         with _translate("opening a body"):
-            first = await self._client.lindex(key, 0)
+            first = await self._open(keys=[key, index_key(self._base, entry.key)], args=args)
             if not isinstance(first, bytes):
+                logger.warning("dropped a cache entry whose body is missing or incomplete")
                 return None
-            if size is None:
-                count = int(await self._client.llen(key))
-            else:
-                count = max(1, math.ceil(size / BODY_CHUNK))
-        return self._chunks(key, first, count, size)
+            count = int(await self._client.llen(key)) if layout is None else layout[0]
+        return self._chunks(key, first, count, entry, body_id)
 
     async def _write_hits(self, batch: list[PendingHit]) -> None:
         """Write drained hits back: one script call per :data:`_HITS_BATCH` responses."""
@@ -350,7 +375,7 @@ class AsyncRedisStorage(StorageLifetime):
         if entry.body is not None:
             return _inline(entry.body)
         if entry.body_ref is not None:
-            return await self._open_list(entry.body_ref.encode("ascii"), entry.size)
+            return await self._open_list(entry, entry.body_ref.encode("ascii"))
         variant = encode_variant(entry.variant)
         with _translate("opening a body"):
             value, current = await self._client.hmget(
@@ -361,7 +386,7 @@ class AsyncRedisStorage(StorageLifetime):
         if value[:1] == b"=":
             return _inline(value[1:])
         if value[:1] == b"#" and len(value) > 1:
-            return await self._open_list(value[1:], entry.size)
+            return await self._open_list(entry, value[1:])
         return None
 
     async def update_entry(self, entry: Entry) -> None:

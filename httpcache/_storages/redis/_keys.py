@@ -38,6 +38,7 @@ __all__ = [
     "body_key",
     "body_prefix",
     "body_prefix_of_index",
+    "chunk_layout",
     "child_base",
     "escape",
     "index_belongs_to",
@@ -114,6 +115,17 @@ def body_prefix_of_index(index: bytes) -> bytes:
 def body_key(base: str, body_id: str) -> bytes:
     """Return the list that holds body ``body_id``."""
     return body_prefix(base) + body_id.encode("ascii")
+
+
+def chunk_layout(size: int | None) -> tuple[int, int] | None:
+    """Return how many chunks a listed body of ``size`` bytes has and the last one's length.
+
+    ``None`` when the size is unknown. A writer fills every chunk but the last one.
+    """
+    if size is None or size <= 0:
+        return None
+    count = math.ceil(size / BODY_CHUNK)
+    return count, size - (count - 1) * BODY_CHUNK
 
 
 def native_ttl_ms(entry: Entry, lifetime: Lifetime, now: float, grace: float) -> int:

@@ -10,7 +10,7 @@ non-empty value was a list id too.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "DROP", "HITS", "REMOVE", "UPDATE"]
+__all__ = ["COMMIT", "DROP", "FORGET", "HITS", "OPEN", "REMOVE", "UPDATE"]
 
 # extend(key, ttl): make a key's expiry at least `ttl` ms (ttl < 0: never expire).
 # set_expiry(key, ttl): make it exactly `ttl` ms (ttl < 0: never expire).
@@ -40,6 +40,12 @@ end
 local function retire(prefix, value, linger)
   local id = list_id(value)
   if id then redis.call('PEXPIRE', prefix .. id, linger) end
+end
+local function forget(index, v, field, prefix, linger)
+  if redis.call('HGET', index, 'b:' .. v) ~= field then return 0 end
+  retire(prefix, field, linger)
+  redis.call('HDEL', index, 'h:' .. v, 'b:' .. v, 'm:' .. v, 'n:' .. v, 'a:' .. v)
+  return 1
 end
 """
 
@@ -161,5 +167,38 @@ for i = 1, #fields, 2 do
 end
 redis.call('DEL', KEYS[1])
 return removed
+"""
+)
+
+OPEN = (
+    _HELPERS
+    + """
+-- KEYS: body list, index. ARGV: variant, its body field ('#' .. id), body key prefix,
+-- retired body ms, then the chunks expected, the bytes of a full chunk and of the last one
+-- ('' each when the size is unknown). Returns the first chunk of a whole body. When the
+-- list is gone or is not whole (a chunk lost or cut short), removes the variant if the
+-- index still names that list, and returns false.
+local list, index, v, field = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local first = redis.call('LINDEX', list, 0)
+if first and ARGV[5] ~= '' then
+  local count = redis.call('LLEN', list)
+  local last = string.len(redis.call('LINDEX', list, -1))
+  if count ~= tonumber(ARGV[5]) or last ~= tonumber(ARGV[7])
+      or (count > 1 and string.len(first) ~= tonumber(ARGV[6])) then
+    first = false
+  end
+end
+if first then return first end
+forget(index, v, field, ARGV[3], tonumber(ARGV[4]))
+return false
+"""
+)
+
+FORGET = (
+    _HELPERS
+    + """
+-- KEYS: index. ARGV: variant, its body field, body key prefix, retired body ms.
+-- Removes the variant if it still has that body field (one found broken while read).
+return forget(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 """
 )

@@ -51,6 +51,7 @@ __all__ = [
     "Slot",
     "add_hits",
     "decode_record",
+    "drop_body",
     "drop_expired",
     "drop_variants",
     "dropped_bodies",
@@ -391,6 +392,14 @@ def drop_variants(record: Record | None, hashes: frozenset[str] | None) -> Recor
     if record is None:
         return None
     kept = tuple(s for s in record.slots if hashes is not None and s.variant_hash not in hashes)
+    return None if len(kept) == len(record.slots) else Record(record.key_hash, kept)
+
+
+def drop_body(record: Record | None, body_id: str) -> Record | None:
+    """Return ``record`` without the variant whose large body is ``body_id`` (lost or cut)."""
+    if record is None:
+        return None
+    kept = tuple(s for s in record.slots if s.body is not None or s.id != body_id)
     return None if len(kept) == len(record.slots) else Record(record.key_hash, kept)
 
 

@@ -54,6 +54,7 @@ from ._record import (
     RecordMeta,
     add_hits,
     decode_record,
+    drop_body,
     drop_expired,
     drop_variants,
     dropped_bodies,
@@ -363,16 +364,28 @@ class S3Storage(StorageLifetime):
                 found.append(entry)
         return found, bad
 
-    def _open(self, name: str) -> Iterator[bytes] | None:
+    def _open(self, place: KeyPlace, body_id: str, size: int | None) -> Iterator[bytes] | None:
+        """Open the large body ``body_id``; ``None`` if it is gone or not ``size`` bytes.
+
+        Such a variant is dropped (a body is uploaded before a record names it).
+        """
         client = self._client()
+        name = place.body(body_id)
         with storage_errors("opening a body"):
             try:
                 response = client.get_object(Bucket=self._bucket, Key=name)
             except Exception as exc:
-                if is_not_found(exc):
-                    return None
-                raise
-        return chunks(response["Body"])
+                if not is_not_found(exc):
+                    raise
+                response = None
+            else:
+                length = response.get("ContentLength")
+                if size is None or not isinstance(length, int) or length == size:
+                    return chunks(response["Body"])
+                response["Body"].close()
+        logger.warning("dropping a cache entry whose body is missing or incomplete: %s", name)
+        self._rewrite(place, lambda record: drop_body(record, body_id))
+        return None
 
     def _record_meta(self, group: KeyGroup) -> tuple[str, RecordMeta | None] | None:
         """HEAD a listed record: its ETag and metadata (``None`` metadata: not ours)."""
@@ -431,7 +444,7 @@ class S3Storage(StorageLifetime):
         """
         place = self._place(entry.key)
         if entry.body is None and entry.body_ref is not None:
-            opened = self._open(place.body(entry.body_ref))
+            opened = self._open(place, entry.body_ref, entry.size)
             if opened is not None:
                 return opened
         _, record = self._read(place)
@@ -440,7 +453,7 @@ class S3Storage(StorageLifetime):
             if slot.describes(entry, variant_hash):
                 if slot.body is not None:
                     return inline(slot.body)
-                return self._open(place.body(slot.id))
+                return self._open(place, slot.id, slot.size)
         return None
 
     def update_entry(self, entry: Entry) -> None:

@@ -43,6 +43,7 @@ from ._async_shared import Shared, aiosqlite_module
 from ._rows import (
     BodyBuffer,
     Row,
+    complete_first_chunk,
     decode_row,
     new_body_id,
     parse_body_ref,
@@ -224,10 +225,17 @@ class AsyncSQLiteStorage(StorageLifetime):
                 return None
             ref = body_id, chunks
         body_id, count = ref
-        first = await self._shared.fetchone(self._queries.select_chunk, (body_id, 0))
-        if first is None or not isinstance(first[0], bytes):
-            return None  # replaced or deleted since it was looked up
-        return self._chunks(body_id, count, first[0])
+        row = await self._shared.fetchone(self._queries.first_chunk, (body_id,))
+        first = complete_first_chunk(row, count, entry.size)
+        if first is None:  # replaced or deleted since it was looked up, or incomplete
+            # Still naming these chunks, the row's body is incomplete: drop it (a miss).
+            dropped = await self._shared.execute(
+                self._queries.delete_broken, (self._namespace, entry.key, entry.variant, body_id)
+            )
+            if dropped:
+                logger.warning("dropped an SQLite cache entry whose body is incomplete")
+            return None
+        return self._chunks(body_id, count, first)
 
     async def _chunks(self, body_id: str, count: int, first: bytes) -> AsyncIterator[bytes]:
         yield first

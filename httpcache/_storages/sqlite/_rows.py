@@ -35,6 +35,7 @@ __all__ = [
     "Pending",
     "Row",
     "body_ref",
+    "complete_first_chunk",
     "decode_row",
     "hit_params",
     "new_body_id",
@@ -165,6 +166,22 @@ def _body_columns(
     if not isinstance(body_id, str) or not isinstance(chunks, int) or chunks < 1:
         raise SerializationError("the stored row names neither an inline nor a chunked body")
     return None, body_ref(body_id, chunks)
+
+
+def complete_first_chunk(row: Row | None, chunks: int, size: int | None) -> bytes | None:
+    """Return the first chunk of a ``Queries.first_chunk`` row, if the body is whole.
+
+    ``None`` when the body is gone, or when its chunks are not exactly ``0 .. chunks-1``
+    adding up to ``size`` bytes (a chunk lost or cut short: serving it would end short).
+    """
+    if row is None:
+        return None
+    first, count, total, last = row
+    if not isinstance(first, bytes) or count != chunks or last != chunks - 1:
+        return None
+    if size is not None and total != size:
+        return None
+    return first
 
 
 def upsert_params(

@@ -29,7 +29,9 @@ Invariants:
   (nor an ``await``). A commit is one UPSERT: the row swaps to the new body and the trigger
   deletes the old chunks inside that statement's own transaction.
 * A hit is one SELECT (:attr:`Queries.select_variants`) returning every live variant's
-  head with its inline body; only a large body needs :attr:`Queries.select_chunk`.
+  head with its inline body; only a large body needs :attr:`Queries.first_chunk` (which
+  also checks that every chunk is there and the lengths add up) and
+  :attr:`Queries.select_chunk`.
 * A large body is written under a fresh ``body_id`` before any row names it: chunks ``0 ..
   chunks-1`` exist before the commit and are invisible until then.
 * ``hits``, ``size`` and ``accessed_at`` live in columns; the serialized head's copies are
@@ -203,12 +205,14 @@ class Queries:
     __slots__ = (
         "_add_hits",
         "bodies",
+        "delete_broken",
         "delete_chunks",
         "delete_key",
         "delete_unreadable",
         "delete_variant",
         "drop",
         "entries",
+        "first_chunk",
         "insert_chunk",
         "probe",
         "schema",
@@ -293,6 +297,22 @@ class Queries:
 
         self.select_chunk = f"SELECT chunk FROM {b} WHERE body_id = ? AND seq = ?"
         """Params ``(body_id, seq)``; one row ``(chunk,)`` or none."""
+
+        self.first_chunk = (
+            f"SELECT (SELECT chunk FROM {b} WHERE body_id = ?1 AND seq = 0),"
+            f" COUNT(*), SUM(length(chunk)), MAX(seq) FROM {b} WHERE body_id = ?1"
+        )
+        """Params ``(body_id,)``; one row ``(chunk 0, chunks, total bytes, last seq)``.
+
+        Opening a chunked body: its first chunk and what tells a complete body from one
+        that lost or cut a chunk (``length`` of a BLOB reads no overflow page).
+        """
+
+        self.delete_broken = (
+            f"DELETE FROM {t} WHERE namespace = ? AND cache_key = ? AND variant = ? AND body_id = ?"
+        )
+        """Params ``(namespace, key, variant, body_id)``: drop a variant whose chunks are
+        incomplete, unless it was replaced meanwhile (the trigger drops the chunks)."""
 
         self.insert_chunk = f"INSERT INTO {b} (body_id, seq, chunk, staged_at) VALUES (?, ?, ?, ?)"
         """Params ``(body_id, seq, chunk, staged_at)``."""

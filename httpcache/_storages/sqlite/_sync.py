@@ -41,6 +41,7 @@ from ._rows import (
     BodyBuffer,
     HeadMemo,
     Row,
+    complete_first_chunk,
     decode_row,
     hit_params,
     new_body_id,
@@ -381,10 +382,17 @@ class SQLiteStorage(StorageLifetime):
                 return None
             ref = body_id, chunks
         body_id, count = ref
-        first = self._shared.fetchone(self._queries.select_chunk, (body_id, 0))
-        if first is None or not isinstance(first[0], bytes):
-            return None  # replaced or deleted since it was looked up
-        return self._chunks(body_id, count, first[0])
+        row = self._shared.fetchone(self._queries.first_chunk, (body_id,))
+        first = complete_first_chunk(row, count, entry.size)
+        if first is None:  # replaced or deleted since it was looked up, or incomplete
+            # Still naming these chunks, the row's body is incomplete: drop it (a miss).
+            dropped = self._shared.execute(
+                self._queries.delete_broken, (self._namespace, entry.key, entry.variant, body_id)
+            )
+            if dropped:
+                logger.warning("dropped an SQLite cache entry whose body is incomplete")
+            return None
+        return self._chunks(body_id, count, first)
 
     def _chunks(self, body_id: str, count: int, first: bytes) -> Iterator[bytes]:
         yield first
