@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,25 @@ HEURISTICALLY_CACHEABLE_STATUSES = frozenset(
     {200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501}
 )
 """Statuses RFC 9110 §15.1 defines as heuristically cacheable (RFC 9111 §4.2.2)."""
+
+
+STORAGE_TIMEOUT_VARIABLE = "HTTPCACHE_STORAGE_TIMEOUT"
+"""Environment variable that overrides the default ``storage_timeout``."""
+
+
+def _default_storage_timeout() -> float | None:
+    """0.5 s, or ``HTTPCACHE_STORAGE_TIMEOUT`` (seconds, or ``none`` for no deadline)."""
+    value = os.environ.get(STORAGE_TIMEOUT_VARIABLE)
+    if value is None or not value.strip():
+        return 0.5
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{STORAGE_TIMEOUT_VARIABLE} must be a number of seconds or 'none', not {value!r}"
+        ) from None
 
 
 def _frozen_methods(methods: Iterable[str]) -> frozenset[str]:
@@ -80,8 +100,10 @@ class CacheOptions:
             nothing needs hit counts (``hits`` then stays 0 and only stores and
             304s renew a sliding lifetime).
         storage_timeout: Deadline of every storage call, in seconds (``None``: no
-            deadline). A call that runs out counts as a storage failure: the request
-            goes on without the cache. Storages whose calls cannot take that long
+            deadline). The default is 0.5, or the ``HTTPCACHE_STORAGE_TIMEOUT``
+            environment variable when it is set (seconds, or ``none``). A call
+            that runs out counts as a storage failure: the request goes on
+            without the cache. Storages whose calls cannot take that long
             (memory, a local file directory) are called directly; others run under
             a cancel scope (async) or on a worker thread (sync).
         storage_cooldown: After a storage failure, skip the storage for this many
@@ -107,7 +129,7 @@ class CacheOptions:
     cache_status_header: bool = False
     strict: bool = False
     record_hits: bool = True
-    storage_timeout: float | None = 0.5
+    storage_timeout: float | None = field(default_factory=_default_storage_timeout)
     storage_cooldown: float = 1.0
     storage_max_cooldown: float = 30.0
 

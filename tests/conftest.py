@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The storage deadline's default (0.5 s) is for production. On a loaded test machine a moto or
+# Redis call may take longer, which would turn a test about what a storage returns into a
+# flaky miss. Tests of the deadline itself pass ``storage_timeout`` explicitly
+# (tests/test_guard.py, tests/reliability/test_backend_faults.py).
+os.environ.setdefault("HTTPCACHE_STORAGE_TIMEOUT", "30")
 
 
 @pytest.fixture(scope="session", params=["asyncio"])

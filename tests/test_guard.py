@@ -400,3 +400,19 @@ async def test_async_prepare_runs_once_outside_the_deadline() -> None:
         await client.get("https://example.com/a")
         assert (await client.get("https://example.com/a")).extensions["from_cache"] is True
     assert Slow.prepared == 1
+
+
+def test_default_storage_timeout_is_half_a_second_or_the_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HTTPCACHE_STORAGE_TIMEOUT", raising=False)
+    assert CacheOptions().storage_timeout == 0.5
+    monkeypatch.setenv("HTTPCACHE_STORAGE_TIMEOUT", "2.5")
+    assert CacheOptions().storage_timeout == 2.5
+    monkeypatch.setenv("HTTPCACHE_STORAGE_TIMEOUT", " None ")
+    assert CacheOptions().storage_timeout is None
+    assert CacheOptions(storage_timeout=0.1).storage_timeout == 0.1  # an explicit value wins
+    for bad in ("soon", "0", "-1"):
+        monkeypatch.setenv("HTTPCACHE_STORAGE_TIMEOUT", bad)
+        with pytest.raises(ConfigurationError, match=r"storage_timeout|HTTPCACHE_STORAGE_TIMEOUT"):
+            CacheOptions()

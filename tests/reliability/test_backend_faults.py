@@ -33,13 +33,16 @@ from httpcache import (
     AsyncS3Storage,
     AsyncSQLiteStorage,
     CacheClient,
+    CacheOptions,
     RedisStorage,
     S3Storage,
     SQLiteStorage,
 )
-from tests.reliability._outage import Figures, adrive, drive, origin
+from tests.reliability._outage import DEADLINE, Figures, adrive, drive, origin
 
 ROOT = Path(__file__).resolve().parents[2]
+BASE = "http://origin.test"
+OPTIONS = CacheOptions(storage_timeout=DEADLINE)  # the default, whatever the test environment says
 
 
 def record(name: str, figures: Figures) -> None:
@@ -137,7 +140,7 @@ def test_redis_killed_and_restarted_sync(redis_server: RedisServer) -> None:
     client = redis.Redis(host="127.0.0.1", port=redis_server.port)  # redis-py's defaults
     storage = RedisStorage(client=client, namespace=f"faults-{uuid.uuid4().hex}")
     mock, _ = origin()
-    with CacheClient(storage=storage, transport=mock, base_url="http://origin.test") as http:
+    with CacheClient(storage=storage, transport=mock, base_url=BASE, options=OPTIONS) as http:
         figures = drive(http, redis_server.kill, redis_server.start)
     storage.close()
     client.close()
@@ -160,7 +163,7 @@ async def test_redis_killed_and_restarted_async(redis_server: RedisServer) -> No
     storage = AsyncRedisStorage(client=client, namespace=f"faults-{uuid.uuid4().hex}")
     mock, _ = origin()
     async with AsyncCacheClient(
-        storage=storage, transport=mock, base_url="http://origin.test"
+        storage=storage, transport=mock, base_url=BASE, options=OPTIONS
     ) as http:
         figures = await adrive(http, kill, start)
     await storage.aclose()
@@ -261,7 +264,7 @@ def test_s3_endpoint_fails_sync(faulty_s3: FaultyS3, fault: str) -> None:
 
     storage = S3Storage(bucket_name=faulty_s3.bucket, client=client)
     mock, _ = origin()
-    with CacheClient(storage=storage, transport=mock, base_url="http://origin.test") as http:
+    with CacheClient(storage=storage, transport=mock, base_url=BASE, options=OPTIONS) as http:
         figures = drive(http, on, off)
     storage.close()
     client.close()
@@ -297,7 +300,7 @@ async def test_s3_endpoint_fails_async(faulty_s3: FaultyS3, fault: str) -> None:
         storage = AsyncS3Storage(bucket_name=faulty_s3.bucket, client=client)
         mock, _ = origin()
         async with AsyncCacheClient(
-            storage=storage, transport=mock, base_url="http://origin.test"
+            storage=storage, transport=mock, base_url=BASE, options=OPTIONS
         ) as http:
             figures = await adrive(http, on, off)
         await storage.aclose()
@@ -352,7 +355,7 @@ def locker(tmp_path: Path) -> Iterator[Locker]:
 def test_sqlite_locked_by_another_process_sync(locker: Locker, wal: bool) -> None:
     storage = SQLiteStorage(path=locker.path, wal=wal)
     mock, _ = origin()
-    with CacheClient(storage=storage, transport=mock, base_url="http://origin.test") as http:
+    with CacheClient(storage=storage, transport=mock, base_url=BASE, options=OPTIONS) as http:
         figures = drive(http, locker.lock, locker.unlock)
     storage.close()
     record(f"sqlite locked ({'wal' if wal else 'rollback'}), sync", figures)
@@ -371,7 +374,7 @@ async def test_sqlite_locked_by_another_process_async(locker: Locker, wal: bool)
     storage = AsyncSQLiteStorage(path=locker.path, wal=wal)
     mock, _ = origin()
     async with AsyncCacheClient(
-        storage=storage, transport=mock, base_url="http://origin.test"
+        storage=storage, transport=mock, base_url=BASE, options=OPTIONS
     ) as http:
         figures = await adrive(http, lock, unlock)
     await storage.aclose()
