@@ -11,7 +11,9 @@ gives each process an ``InMemoryStorage`` of its own, smaller than the URL set. 
 
 * no request raised, and no body received was torn, truncated or another URL's;
 * the cache really worked: hits, 304s and new versions on revalidation happened;
-* the storage logged no WARNING (the cache fails open, so trouble would otherwise hide);
+* the storage logged no WARNING (the cache fails open, so trouble would otherwise hide),
+  a missed ``storage_timeout`` deadline aside (counted and printed, as it depends on
+  how loaded the machine is);
 * afterwards every stored entry is whole and matches its URL; the storage holds at most
   its capacity (memory) or one entry per URL used (the others have no capacity setting);
   Redis ``clear()`` leaves no key of the namespace.
@@ -184,6 +186,7 @@ def test_load_two_processes_one_storage_bodies_always_match_their_url(
             "exceptions",
             "wrong_bodies",
             "warnings",
+            "deadline_misses",  # reported, not asserted: they depend on the machine's load
         )
     }
     total["max_latency"] = max(s["max_latency"] for s in summaries)
