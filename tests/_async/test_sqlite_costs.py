@@ -358,6 +358,38 @@ async def test_sqlite_old_schema_is_rebuilt_empty_with_a_warning(
         assert len(await again.get_entries(URL)) == 1
 
 
+FIRST_SCHEMA_2_TRIGGER = (  # schema 2 as first released deleted a replaced body at once
+    'CREATE TRIGGER "httpcache_drop_body" AFTER DELETE ON "httpcache"'
+    ' WHEN OLD.body_id IS NOT NULL BEGIN DELETE FROM "httpcache_bodies"'
+    " WHERE body_id = OLD.body_id; END"
+)
+
+
+@pytest.mark.anyio
+async def test_sqlite_first_schema_2_triggers_are_replaced_and_entries_kept(
+    tmp_path: Path,
+) -> None:
+    """Its triggers deleted a body a reader may still be reading; they give way to retiring."""
+    path = tmp_path / "cache.db"
+    origin = Origin(respond(200, FRESH, b"x" * (INLINE_LIMIT + 1)))
+    async with AsyncSQLiteStorage(path=path) as storage, client(storage, origin) as http:
+        await http.get(URL)
+    make_db(
+        path,
+        (
+            'DROP TRIGGER "httpcache_retire_body"',
+            'DROP TRIGGER "httpcache_retire_swapped"',
+            FIRST_SCHEMA_2_TRIGGER,
+        ),
+    )
+    async with AsyncSQLiteStorage(path=path) as storage:
+        assert len(await storage.get_entries(URL)) == 1
+        rows = await storage._fetchall("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        assert {row[0] for row in rows} == {"httpcache_retire_body", "httpcache_retire_swapped"}
+        await storage.delete_entries(URL)
+        assert await storage._fetchall("SELECT count(*) FROM httpcache_bodies") == [(1,)]
+
+
 FOREIGN = ("CREATE TABLE httpcache (note TEXT)", "INSERT INTO httpcache VALUES ('mine')")
 
 

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,7 +35,12 @@ from httpcache import (
     StorageError,
     StorageStats,
 )
-from httpcache._storages.sqlite._sql import CHUNK_SIZE, INLINE_LIMIT
+from httpcache._storages.sqlite._sql import (
+    CHUNK_SIZE,
+    INLINE_LIMIT,
+    RETIRED_LINGER,
+    STAGING_GRACE,
+)
 
 BASE = "http://example.com"
 T0 = 1_000_000.0
@@ -262,9 +268,23 @@ async def test_sqlite_body_is_stored_in_bounded_chunks(db: Path) -> None:
         assert sizes == [CHUNK_SIZE, CHUNK_SIZE, 4]
 
 
+async def live_chunks(storage: AsyncSQLiteStorage) -> int:
+    """Count the chunks not retired (retired ones count as staged nearly a day ago)."""
+    recent = time.time() - STAGING_GRACE / 2
+    sql = "SELECT count(*) FROM httpcache_bodies WHERE staged_at > ?"
+    return int(await scalar(storage, sql, (recent,)))
+
+
+async def end_linger(storage: AsyncSQLiteStorage) -> None:
+    """Move every chunk's ``staged_at`` back past the linger, as if a minute had passed."""
+    await storage._execute(
+        "UPDATE httpcache_bodies SET staged_at = staged_at - ?", (RETIRED_LINGER + 1,)
+    )
+
+
 @pytest.mark.anyio
 async def test_sqlite_abort_and_replace_leave_no_stray_chunks(db: Path) -> None:
-    """DESIGN §3: an aborted body is deleted; a replaced variant's old body goes with it."""
+    """DESIGN §3: an aborted body is deleted; a replaced one is retired, then swept."""
     async with AsyncSQLiteStorage(path=db) as storage:
         writer = await storage.open_writer(make_entry())
         await writer.write(b"x" * (CHUNK_SIZE + 10))
@@ -278,23 +298,45 @@ async def test_sqlite_abort_and_replace_leave_no_stray_chunks(db: Path) -> None:
 
         await put(storage, make_entry(), b"old" * CHUNK_SIZE)
         await put(storage, make_entry(), b"newer" * CHUNK_SIZE)
-        assert await scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 5
-        await put(storage, make_entry(), b"inline")  # chunked -> inline drops the chunks too
-        assert await scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 0
+        assert await live_chunks(storage) == 5
+        assert await scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 8
+        await put(storage, make_entry(), b"inline")  # chunked -> inline retires the chunks too
+        assert await live_chunks(storage) == 0
         await put(storage, make_entry(), b"big" * CHUNK_SIZE)
         await storage.delete_entries(BASE + "/a")
+        assert await live_chunks(storage) == 0
+        await end_linger(storage)
+        assert await storage.delete_expired() == 0
         assert await scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 0
 
 
 @pytest.mark.anyio
-async def test_sqlite_body_replaced_while_read_raises_not_truncates(db: Path) -> None:
-    """DESIGN §3: a body replaced mid-read is an error, never a silently shortened body."""
+async def test_sqlite_body_replaced_while_read_is_read_to_the_end(db: Path) -> None:
+    """A body replaced or deleted mid-read stays readable (the load test's cache hits)."""
     async with AsyncSQLiteStorage(path=db) as storage:
-        committed = await put(storage, make_entry(), b"a" * (2 * CHUNK_SIZE))
-        chunks = await storage.open_body(committed)
+        await put(storage, make_entry(), b"a" * (2 * CHUNK_SIZE) + b"!")
+        [found] = await storage.get_entries(BASE + "/a")
+        chunks = await storage.open_body(found)
+        assert chunks is not None
+        first = await chunks.__anext__()
+        await put(storage, make_entry(), b"b" * (2 * CHUNK_SIZE))  # a newer large body
+        await storage.delete_entries(BASE + "/a")
+        rest = [chunk async for chunk in chunks]
+        assert first + b"".join(rest) == b"a" * (2 * CHUNK_SIZE) + b"!"
+
+
+@pytest.mark.anyio
+async def test_sqlite_body_swept_while_read_raises_not_truncates(db: Path) -> None:
+    """DESIGN §3: a reader slower than the linger gets an error, never a shortened body."""
+    async with AsyncSQLiteStorage(path=db) as storage:
+        await put(storage, make_entry(), b"a" * (2 * CHUNK_SIZE))
+        [found] = await storage.get_entries(BASE + "/a")
+        chunks = await storage.open_body(found)
         assert chunks is not None
         assert len(await chunks.__anext__()) == CHUNK_SIZE
         await put(storage, make_entry(), b"replacement")
+        await end_linger(storage)
+        await storage.delete_expired()
         with pytest.raises(StorageError):
             await chunks.__anext__()
 

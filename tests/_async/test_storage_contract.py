@@ -183,6 +183,46 @@ async def test_storage_update_entry_changes_head_keeps_body(harness: Harness) ->
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    "new_body",
+    [pytest.param(b"a newer body", id="other-size"), pytest.param(b"BODY", id="same-size")],
+)
+async def test_storage_update_entry_of_a_replaced_response_leaves_the_new_one(
+    harness: Harness, new_body: bytes
+) -> None:
+    # One request's 304 arrives after another request stored a new response (load test).
+    storage = await harness.storage()
+    old = await put(storage, make_entry(variant="x"), b"body")
+    headers = ((b"Cache-Control", b"max-age=60"), (b"ETag", b'"2"'))
+    created = old.created_at + 1
+    new = await put(storage, make_entry(variant="x", headers=headers, created_at=created), new_body)
+    fresher = replace(
+        old,
+        response=ResponseHead(200, ((b"Cache-Control", b"max-age=600"),), "OK"),
+        response_time=old.response_time + 5,
+    )
+    await storage.update_entry(fresher)
+    [found] = await storage.get_entries(old.key)
+    assert found.response.headers == headers
+    assert found.created_at == new.created_at
+    assert await body_of(storage, found) == new_body
+
+
+@pytest.mark.anyio
+async def test_storage_update_entry_keeps_hits_counted_since_it_was_read(
+    harness: Harness,
+) -> None:
+    storage = await harness.storage()
+    committed = await put(storage, make_entry(), b"body")
+    await storage.record_hit(committed)
+    await storage.record_hit(committed)
+    await storage.update_entry(replace(committed, response_time=committed.response_time + 5))
+    [found] = await storage.get_entries(committed.key)
+    assert found.hits == 2
+    assert found.response_time == committed.response_time + 5
+
+
+@pytest.mark.anyio
 async def test_storage_record_hit_counts(harness: Harness) -> None:
     storage = await harness.storage()
     committed = await put(storage, make_entry())

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,7 +35,12 @@ from httpcache import (
     StorageError,
     StorageStats,
 )
-from httpcache._storages.sqlite._sql import CHUNK_SIZE, INLINE_LIMIT
+from httpcache._storages.sqlite._sql import (
+    CHUNK_SIZE,
+    INLINE_LIMIT,
+    RETIRED_LINGER,
+    STAGING_GRACE,
+)
 
 BASE = "http://example.com"
 T0 = 1_000_000.0
@@ -254,8 +260,22 @@ def test_sqlite_body_is_stored_in_bounded_chunks(db: Path) -> None:
         assert sizes == [CHUNK_SIZE, CHUNK_SIZE, 4]
 
 
+def live_chunks(storage: SQLiteStorage) -> int:
+    """Count the chunks not retired (retired ones count as staged nearly a day ago)."""
+    recent = time.time() - STAGING_GRACE / 2
+    sql = "SELECT count(*) FROM httpcache_bodies WHERE staged_at > ?"
+    return int(scalar(storage, sql, (recent,)))
+
+
+def end_linger(storage: SQLiteStorage) -> None:
+    """Move every chunk's ``staged_at`` back past the linger, as if a minute had passed."""
+    storage._execute(
+        "UPDATE httpcache_bodies SET staged_at = staged_at - ?", (RETIRED_LINGER + 1,)
+    )
+
+
 def test_sqlite_abort_and_replace_leave_no_stray_chunks(db: Path) -> None:
-    """DESIGN §3: an aborted body is deleted; a replaced variant's old body goes with it."""
+    """DESIGN §3: an aborted body is deleted; a replaced one is retired, then swept."""
     with SQLiteStorage(path=db) as storage:
         writer = storage.open_writer(make_entry())
         writer.write(b"x" * (CHUNK_SIZE + 10))
@@ -269,22 +289,43 @@ def test_sqlite_abort_and_replace_leave_no_stray_chunks(db: Path) -> None:
 
         put(storage, make_entry(), b"old" * CHUNK_SIZE)
         put(storage, make_entry(), b"newer" * CHUNK_SIZE)
-        assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 5
-        put(storage, make_entry(), b"inline")  # chunked -> inline drops the chunks too
-        assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 0
+        assert live_chunks(storage) == 5
+        assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 8
+        put(storage, make_entry(), b"inline")  # chunked -> inline retires the chunks too
+        assert live_chunks(storage) == 0
         put(storage, make_entry(), b"big" * CHUNK_SIZE)
         storage.delete_entries(BASE + "/a")
+        assert live_chunks(storage) == 0
+        end_linger(storage)
+        assert storage.delete_expired() == 0
         assert scalar(storage, "SELECT count(*) FROM httpcache_bodies") == 0
 
 
-def test_sqlite_body_replaced_while_read_raises_not_truncates(db: Path) -> None:
-    """DESIGN §3: a body replaced mid-read is an error, never a silently shortened body."""
+def test_sqlite_body_replaced_while_read_is_read_to_the_end(db: Path) -> None:
+    """A body replaced or deleted mid-read stays readable (the load test's cache hits)."""
     with SQLiteStorage(path=db) as storage:
-        committed = put(storage, make_entry(), b"a" * (2 * CHUNK_SIZE))
-        chunks = storage.open_body(committed)
+        put(storage, make_entry(), b"a" * (2 * CHUNK_SIZE) + b"!")
+        [found] = storage.get_entries(BASE + "/a")
+        chunks = storage.open_body(found)
+        assert chunks is not None
+        first = chunks.__next__()
+        put(storage, make_entry(), b"b" * (2 * CHUNK_SIZE))  # a newer large body
+        storage.delete_entries(BASE + "/a")
+        rest = [chunk for chunk in chunks]
+        assert first + b"".join(rest) == b"a" * (2 * CHUNK_SIZE) + b"!"
+
+
+def test_sqlite_body_swept_while_read_raises_not_truncates(db: Path) -> None:
+    """DESIGN §3: a reader slower than the linger gets an error, never a shortened body."""
+    with SQLiteStorage(path=db) as storage:
+        put(storage, make_entry(), b"a" * (2 * CHUNK_SIZE))
+        [found] = storage.get_entries(BASE + "/a")
+        chunks = storage.open_body(found)
         assert chunks is not None
         assert len(chunks.__next__()) == CHUNK_SIZE
         put(storage, make_entry(), b"replacement")
+        end_linger(storage)
+        storage.delete_expired()
         with pytest.raises(StorageError):
             chunks.__next__()
 

@@ -42,6 +42,17 @@ def _within(namespace: str, root: str) -> bool:
     return not root or namespace == root or namespace.startswith(root + "/")
 
 
+def _same_response(stored: Entry, wanted: Entry) -> bool:
+    """Tell whether ``stored`` is the response ``wanted`` describes (maybe updated since).
+
+    A stored response keeps its ``created_at`` and body size through updates and hits;
+    a new response stored under the same variant gets new ones.
+    """
+    if stored.created_at != wanted.created_at:
+        return False
+    return stored.size is None or wanted.size is None or stored.size == wanted.size
+
+
 def _single_chunk(body: bytes) -> Iterator[bytes]:
     yield body
 
@@ -201,13 +212,30 @@ class InMemoryStorage(StorageLifetime):
         return _single_chunk(body)
 
     def update_entry(self, entry: Entry) -> None:
-        """Replace a stored variant's head and metadata, keeping its body."""
+        """Replace a stored variant's head and metadata, keeping its body, hits and last use.
+
+        Only the stored response ``entry`` describes (same ``created_at`` and size) is
+        changed: a newer response stored since (another request's) is left alone, so a
+        304 never puts an old head over a newer body.
+        """
         slot = self._slot(entry.key, entry.variant)
         with self._lock:
             record = self._core.records.get(slot)
             if record is None:
                 return
-            record.entry = self._keep(entry, record.body)
+            current = self._decode(record)
+            if current is None or not _same_response(current, entry):
+                return
+            # Hits and the last use are the storage's bookkeeping, not the caller's copy's.
+            updated = replace(
+                entry,
+                size=current.size,
+                hits=current.hits,
+                accessed_at=current.accessed_at,
+                body=record.body,
+                body_ref=None,
+            )
+            record.entry = self._keep(updated, record.body)
             self._core.records.move_to_end(slot)
 
     def record_hit(self, entry: Entry) -> None:

@@ -208,8 +208,9 @@ class AsyncSQLiteStorage(StorageLifetime):
 
         An entry :meth:`get_entries` returned with a large body names its chunks
         (``body_ref``), so no second lookup of the row is needed. Chunks are fetched one at
-        a time as the iterator is consumed. Should the entry be replaced or deleted
-        meanwhile, the iterator raises :class:`StorageError` rather than end a body short.
+        a time as the iterator is consumed. A body replaced or deleted after it was opened
+        stays readable for a minute (``RETIRED_LINGER``), so a reader finishes it; one
+        slower than that gets :class:`StorageError`, never a body ended short.
         """
         ref = parse_body_ref(entry.body_ref)
         if ref is None:
@@ -316,8 +317,8 @@ class AsyncSQLiteStorage(StorageLifetime):
     async def delete_expired(self) -> int:
         """Remove entries of this namespace tree past their deadline; return how many.
 
-        Also removes body chunks that no entry names and that were staged more than a day
-        ago (left by a writer that crashed).
+        Also removes body chunks that no entry names: retired over a minute ago (replaced
+        or deleted), or staged more than a day ago (left by a writer that crashed).
         """
         sql, params = self._queries.delete_expired(self._namespace, self._clock())
         removed = await self._shared.execute(sql, params)
@@ -415,6 +416,8 @@ class AsyncSQLiteWriter:
         except BaseException:
             await self._discard()
             raise
+        if buffer.spilled:
+            await storage._shared.sweep_retired()
         return entry
 
     async def abort(self) -> None:

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -38,7 +39,14 @@ from ._errors import storage_errors
 from ._files import create_private_file
 from ._pending import HitLog
 from ._rows import HeadMemo, Row, hit_params
-from ._sql import is_memory, queries, schema_action, schema_state
+from ._sql import (
+    RETIRED_LINGER,
+    STAGING_GRACE,
+    is_memory,
+    queries,
+    schema_action,
+    schema_state,
+)
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -123,6 +131,7 @@ class Shared:
         self.binding = LoopBinding()
         self.ready = False  # schema checked (and a caller's connection tuned) on this connection
         self.memo = HeadMemo()
+        self.next_sweep = 0.0  # wall clock: when retired bodies are next swept
         self.hits = HitLog(lifetime)
 
     def _rebind(self) -> None:
@@ -200,8 +209,9 @@ class Shared:
     async def _prepare(self, conn: aiosqlite.Connection) -> None:
         """Check the entry table's schema; create it, or rebuild an old one (``create_table``)."""
         q = self.queries
-        rows = await conn.execute_fetchall(q.table_info)
-        state = schema_state({row[1] for row in rows})
+        columns = {row[1] for row in await conn.execute_fetchall(q.table_info)}
+        triggers = {row[0] for row in await conn.execute_fetchall(q.triggers, (q.table,))}
+        state = schema_state(columns, triggers, q.table)
         if not schema_action(state, create_table=self.create_table, table=q.table):
             return
         await self._commit(conn)
@@ -277,6 +287,21 @@ class Shared:
                 if _in_transaction(conn):
                     with anyio.CancelScope(shield=True):
                         await self._commit(conn)
+
+    async def sweep_retired(self) -> None:
+        """Remove bodies retired over ``RETIRED_LINGER`` seconds ago; at most once per linger.
+
+        Best effort: run after a large body is stored (the only writes that retire bodies
+        besides deletions), so retired bodies never pile up; ``delete_expired`` always sweeps.
+        """
+        now = time.time()
+        if now < self.next_sweep:
+            return
+        self.next_sweep = now + RETIRED_LINGER
+        try:
+            await self.execute(self.queries.sweep_staged, (now - STAGING_GRACE,))
+        except StorageError as exc:
+            logger.debug("could not sweep retired SQLite bodies: %s", exc)
 
     async def flush_hits(self, now: float | None = None) -> None:
         """Write back every pending hit of the tree as one ``executemany``."""

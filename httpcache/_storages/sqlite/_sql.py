@@ -19,15 +19,20 @@ The schema (version :data:`SCHEMA_VERSION`), for ``table_name`` ``t``::
                only) t_expires_at (expires_at) and UNIQUE t_body_id (body_id)
     t_bodies   the chunks of large bodies: body_id TEXT, seq INTEGER, chunk BLOB,
                staged_at REAL; PRIMARY KEY (body_id, seq)
-    triggers   t_drop_body: deleting a row deletes its chunks;
-               t_swap_body: pointing a row at another body (or inline) deletes the old chunks.
+    triggers   t_retire_body: deleting a row retires its chunks;
+               t_retire_swapped: pointing a row at another body (or inline) retires the
+               old chunks. A retired chunk's ``staged_at`` is set so that the sweep of
+               staged chunks (:attr:`Queries.sweep_staged`) removes it
+               :data:`RETIRED_LINGER` seconds later; until then a reader that opened the
+               body reads it to the end. (Schema 2 as first released deleted the chunks at
+               once, in triggers t_drop_body and t_swap_body; they are replaced on open.)
 
 Invariants:
 
 * Every statement is a single statement, prepared from a constant string (sqlite3 caches
   prepared statements per connection by their text), so no transaction spans two calls
   (nor an ``await``). A commit is one UPSERT: the row swaps to the new body and the trigger
-  deletes the old chunks inside that statement's own transaction.
+  retires the old chunks inside that statement's own transaction.
 * A hit is one SELECT (:attr:`Queries.select_variants`) returning every live variant's
   head with its inline body; only a large body needs :attr:`Queries.first_chunk` (which
   also checks that every chunk is there and the lengths add up) and
@@ -60,6 +65,7 @@ __all__ = [
     "INLINE_LIMIT",
     "MEMORY",
     "PAGE_SIZE",
+    "RETIRED_LINGER",
     "SCHEMA_VERSION",
     "STAGING_GRACE",
     "Queries",
@@ -95,6 +101,11 @@ PAGE_SIZE = 100
 STAGING_GRACE = 24 * 3600.0
 """Seconds after which unreferenced staged chunks count as left by a crashed writer."""
 
+RETIRED_LINGER = 60.0
+"""Seconds a replaced or deleted large body stays readable, for readers that opened it."""
+
+_WALL_NOW = "((julianday('now') - 2440587.5) * 86400.0)"  # time.time(), in SQL
+
 MEMORY = ":memory:"
 """The database used when neither ``path`` nor ``connection`` is given."""
 
@@ -111,7 +122,7 @@ _OLD_COLUMNS = frozenset(
     | {"chunks", "expires_at"}
 )  # version 1 (``accessed_at`` came late in it); nothing else shares this core
 
-SchemaState = Literal["missing", "current", "old", "foreign"]
+SchemaState = Literal["missing", "current", "stale", "old", "foreign"]
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -150,15 +161,26 @@ def sqlite_glob(pattern: str) -> str:
     return pattern.replace("[!", "[^")
 
 
-def schema_state(columns: set[str]) -> SchemaState:
+def trigger_names(table: str) -> frozenset[str]:
+    """Return the names of the triggers the current schema gives ``table``."""
+    return frozenset({f"{table}_retire_body", f"{table}_retire_swapped"})
+
+
+def schema_state(
+    columns: set[str], triggers: set[str] | None = None, table: str = ""
+) -> SchemaState:
     """Classify the entry table from its column names (``PRAGMA table_info``).
 
     ``old`` is an httpcache table of an earlier :data:`SCHEMA_VERSION`, which the storage
-    may drop and recreate; ``foreign`` is a table it must never touch.
+    may drop and recreate; ``foreign`` is a table it must never touch. Given the names of
+    the table's ``triggers`` (:attr:`Queries.triggers`), a current table without the
+    current triggers is ``stale``: its triggers are replaced, its rows kept.
     """
     if not columns:
         return "missing"
     if columns >= _COLUMNS:
+        if triggers is not None and not trigger_names(table) <= triggers:
+            return "stale"
         return "current"
     if columns >= _OLD_COLUMNS and "created_at" not in columns:
         return "old"
@@ -222,12 +244,18 @@ class Queries:
         "sweep_staged",
         "table",
         "table_info",
+        "triggers",
         "update_head",
         "upsert",
     )
 
     def __init__(self, table: str) -> None:
         t, b = f'"{table}"', f'"{table}_bodies"'
+        # A retired body counts as staged STAGING_GRACE - RETIRED_LINGER seconds ago.
+        retire = (
+            f"UPDATE {b} SET staged_at = {_WALL_NOW} - {STAGING_GRACE - RETIRED_LINGER!r}"
+            " WHERE body_id = OLD.body_id;"
+        )
         self.table = table
         self.entries = t
         self.bodies = b
@@ -262,17 +290,21 @@ class Queries:
             " chunk BLOB NOT NULL,"
             " staged_at REAL NOT NULL,"
             " PRIMARY KEY (body_id, seq))",
-            f'CREATE TRIGGER IF NOT EXISTS "{table}_drop_body" AFTER DELETE ON {t}'
-            " WHEN OLD.body_id IS NOT NULL"
-            f" BEGIN DELETE FROM {b} WHERE body_id = OLD.body_id; END",
-            f'CREATE TRIGGER IF NOT EXISTS "{table}_swap_body" AFTER UPDATE OF body_id ON {t}'
-            " WHEN OLD.body_id IS NOT NULL AND OLD.body_id IS NOT NEW.body_id"
-            f" BEGIN DELETE FROM {b} WHERE body_id = OLD.body_id; END",
+            f'DROP TRIGGER IF EXISTS "{table}_drop_body"',  # schema 2 as first released
+            f'DROP TRIGGER IF EXISTS "{table}_swap_body"',
+            f'CREATE TRIGGER IF NOT EXISTS "{table}_retire_body" AFTER DELETE ON {t}'
+            f" WHEN OLD.body_id IS NOT NULL BEGIN {retire} END",
+            f'CREATE TRIGGER IF NOT EXISTS "{table}_retire_swapped" AFTER UPDATE OF body_id'
+            f" ON {t} WHEN OLD.body_id IS NOT NULL AND OLD.body_id IS NOT NEW.body_id"
+            f" BEGIN {retire} END",
         )
         """``CREATE ... IF NOT EXISTS`` statements; each is safe to run concurrently."""
 
         self.table_info = f"PRAGMA table_info({t})"
         """Rows whose second column is a column name; none when the table is missing."""
+
+        self.triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
+        """Params ``(table,)``; rows ``(name,)`` of the entry table's triggers."""
 
         self.drop: tuple[str, ...] = (f"DROP TABLE IF EXISTS {t}", f"DROP TABLE IF EXISTS {b}")
         """Drop an old-schema table pair (its index and triggers go with it)."""
@@ -376,7 +408,11 @@ class Queries:
             f"DELETE FROM {b} WHERE staged_at < ?"
             f" AND NOT EXISTS (SELECT 1 FROM {t} e WHERE e.body_id = {b}.body_id)"
         )
-        """Params ``(cutoff,)``: drop chunks staged before ``cutoff`` that no row names."""
+        """Params ``(cutoff,)``: drop chunks staged before ``cutoff`` that no row names.
+
+        With ``cutoff = time.time() - STAGING_GRACE`` that is what a crashed writer left a
+        day ago and every body retired more than :data:`RETIRED_LINGER` seconds ago.
+        """
 
     def add_hits(self, lifetime: Lifetime) -> str:
         """Return the write-back of buffered hits under ``lifetime``.
@@ -414,7 +450,7 @@ class Queries:
         return f"DELETE FROM {self.entries} WHERE expires_at <= ? AND {scope}", (now, *params)
 
     def clear(self, namespace: str) -> tuple[str, tuple[object, ...]]:
-        """Delete every row of the namespace tree (the trigger deletes the chunks)."""
+        """Delete every row of the namespace tree (the trigger retires the chunks)."""
         scope, params = _tree(namespace)
         return f"DELETE FROM {self.entries} WHERE {scope}", params
 

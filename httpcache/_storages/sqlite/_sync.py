@@ -55,6 +55,7 @@ from ._sql import (
     DEFAULT_TIMEOUT,
     MEMORY,
     PAGE_SIZE,
+    RETIRED_LINGER,
     STAGING_GRACE,
     check_settings,
     child_namespace,
@@ -96,6 +97,7 @@ class _Shared:
         self.ready = False  # schema checked (and a caller's connection tuned) on this connection
         self.memo = HeadMemo()
         self.hits = HitLog(lifetime)
+        self.next_sweep = 0.0  # wall clock: when retired bodies are next swept
 
     def _connect(self) -> sqlite3.Connection:
         """Return the connection, opening it (and the schema) first if needed. Lock held."""
@@ -137,7 +139,9 @@ class _Shared:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Check the entry table's schema; create it, or rebuild an old one (``create_table``)."""
         q = self.queries
-        state = schema_state({row[1] for row in conn.execute(q.table_info).fetchall()})
+        columns = {row[1] for row in conn.execute(q.table_info).fetchall()}
+        triggers = {row[0] for row in conn.execute(q.triggers, (q.table,)).fetchall()}
+        state = schema_state(columns, triggers, q.table)
         if not schema_action(state, create_table=self.create_table, table=q.table):
             return
         self._commit(conn)
@@ -200,6 +204,21 @@ class _Shared:
                 conn.executemany(sql, params)
             finally:
                 self._commit(conn)
+
+    def sweep_retired(self) -> None:
+        """Remove bodies retired over ``RETIRED_LINGER`` seconds ago; at most once per linger.
+
+        Best effort: run after a large body is stored (the only writes that retire bodies
+        besides deletions), so retired bodies never pile up; ``delete_expired`` always sweeps.
+        """
+        now = time.time()
+        if now < self.next_sweep:
+            return
+        self.next_sweep = now + RETIRED_LINGER
+        try:
+            self.execute(self.queries.sweep_staged, (now - STAGING_GRACE,))
+        except StorageError as exc:
+            logger.debug("could not sweep retired SQLite bodies: %s", exc)
 
     def flush_hits(self, now: float | None = None) -> None:
         """Write back every pending hit of the tree as one ``executemany``."""
@@ -365,8 +384,9 @@ class SQLiteStorage(StorageLifetime):
 
         An entry :meth:`get_entries` returned with a large body names its chunks
         (``body_ref``), so no second lookup of the row is needed. Chunks are fetched one at
-        a time as the iterator is consumed. Should the entry be replaced or deleted
-        meanwhile, the iterator raises :class:`StorageError` rather than end a body short.
+        a time as the iterator is consumed. A body replaced or deleted after it was opened
+        stays readable for a minute (``RETIRED_LINGER``), so a reader finishes it; one
+        slower than that gets :class:`StorageError`, never a body ended short.
         """
         ref = parse_body_ref(entry.body_ref)
         if ref is None:
@@ -473,8 +493,8 @@ class SQLiteStorage(StorageLifetime):
     def delete_expired(self) -> int:
         """Remove entries of this namespace tree past their deadline; return how many.
 
-        Also removes body chunks that no entry names and that were staged more than a day
-        ago (left by a writer that crashed).
+        Also removes body chunks that no entry names: retired over a minute ago (replaced
+        or deleted), or staged more than a day ago (left by a writer that crashed).
         """
         sql, params = self._queries.delete_expired(self._namespace, self._clock())
         removed = self._shared.execute(sql, params)
@@ -572,6 +592,8 @@ class SQLiteWriter:
         except BaseException:
             self._discard()
             raise
+        if buffer.spilled:
+            storage._shared.sweep_retired()
         return entry
 
     def abort(self) -> None:
