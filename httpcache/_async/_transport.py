@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -227,6 +228,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         self._guard = AsyncStorageGuard(self._storage, self._options)
         # I-9: key -> (order mark when invalidated, sequence of the invalidating exchange)
         self._invalidated: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._invalidated_lock = threading.Lock()
         self._sequence = itertools.count()
 
     @property
@@ -299,10 +301,11 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         """Carry out a plan's invalidations, updates and (unless told not to) deletions."""
         for url in plan.invalidate:
             key = self._key_for_url(url, request)
-            self._invalidated[key] = (next(self._sequence), sequence)
-            self._invalidated.move_to_end(key)
-            while len(self._invalidated) > _INVALIDATIONS_KEPT:
-                self._invalidated.popitem(last=False)
+            with self._invalidated_lock:  # one sync transport may serve many threads
+                self._invalidated[key] = (next(self._sequence), sequence)
+                self._invalidated.move_to_end(key)
+                while len(self._invalidated) > _INVALIDATIONS_KEPT:
+                    self._invalidated.popitem(last=False)
             await self._storage_call("invalidate", self._storage.delete_entries, key)
             logger.debug("invalidated %s", url)
         for entry in plan.update:

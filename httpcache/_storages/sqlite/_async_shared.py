@@ -25,9 +25,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -75,6 +75,49 @@ def _in_transaction(conn: aiosqlite.Connection) -> bool:
         return conn.in_transaction
     except ValueError:  # aiosqlite: "no active connection"
         return False
+
+
+def _write(raw: sqlite3.Connection, sql: str, params: Sequence[object]) -> int:
+    cursor = raw.execute(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _write_many(raw: sqlite3.Connection, sql: str, params: Iterable[Sequence[object]]) -> int:
+    cursor = raw.executemany(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+async def _on_thread(
+    conn: aiosqlite.Connection,
+    fn: Callable[[sqlite3.Connection, str, Any], int],
+    sql: str,
+    params: Any,
+) -> int:
+    """Run a write and close its cursor on ``conn``'s own thread, in one hop.
+
+    ``conn.execute()`` and ``conn.executemany()`` hand the sqlite3 cursor back to the event
+    loop's thread, where it is finalised later. Finalising resets the cursor's statement,
+    which sqlite3's statement cache may meanwhile have lent to a statement running on
+    aiosqlite's thread: that races (CPython issue 118172) and fails as ``bad parameter or
+    other API misuse``. Nothing of sqlite3's is touched here off that thread but the
+    connection object itself, handed over untouched.
+    """
+    run = getattr(conn, "_execute", None)  # aiosqlite's own queueing, stable since 0.11
+    if run is None:  # pragma: no cover - another aiosqlite: two hops, cursor closed there
+        cursor = await (
+            conn.execute(sql, params) if fn is _write else conn.executemany(sql, params)
+        )
+        try:
+            return int(cursor.rowcount)
+        finally:
+            await cursor.close()
+    return int(await run(fn, conn._conn, sql, params))
 
 
 def _worker(conn: aiosqlite.Connection) -> threading.Thread | None:
@@ -265,8 +308,7 @@ class Shared:
             if conn is None:
                 conn = await self._connect()
             try:
-                cursor = await conn.execute(sql, params)  # one hop; nothing left to fetch
-                return cursor.rowcount
+                return await _on_thread(conn, _write, sql, params)  # one hop
             finally:
                 # SQLite has undone a failed statement itself; never leave a transaction open.
                 # Not rollback(): on a caller's connection in sqlite3's default mode, other
@@ -282,7 +324,7 @@ class Shared:
             if conn is None:
                 conn = await self._connect()
             try:
-                await conn.executemany(sql, params)
+                await _on_thread(conn, _write_many, sql, params)
             finally:
                 if _in_transaction(conn):
                     with anyio.CancelScope(shield=True):
