@@ -80,7 +80,7 @@ class FileStorage(StorageLifetime):
     storage's; its :meth:`clear` touches only its own namespace and its children.
     """
 
-    max_wait = 0.0
+    max_wait: float | None = 0.0
     """Local-disk calls are not put under the transport's deadline (see ``docs/reliability.md``)."""
 
     def __init__(

@@ -78,7 +78,7 @@ class AsyncInMemoryStorage(StorageLifetime):
     children's.
     """
 
-    max_wait = 0.0
+    max_wait: float | None = 0.0
     """Calls never wait on I/O: the transport calls them directly (no deadline needed)."""
 
     def __init__(

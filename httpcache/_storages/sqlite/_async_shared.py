@@ -1,6 +1,6 @@
 """The ``aiosqlite`` connection an :class:`AsyncSQLiteStorage` tree shares (hand-written).
 
-Split out of ``sqlite._async``; its sync counterpart is ``_Shared`` in ``sqlite._sync``.
+Split out of ``sqlite._async``; its sync counterpart is ``Shared`` in ``sqlite._sync_shared``.
 
 Event loops (see :mod:`.._loops`): an ``aiosqlite`` connection is not bound to a loop
 (each call resolves a future of the caller's loop from the connection's thread), so the
