@@ -77,6 +77,13 @@ class CacheOptions:
             (RFC 9111 §4.2.4). Off by default.
         always_revalidate: Validate every stored response with the origin before
             using it, even when fresh.
+        refresh: Force a refresh of every request, as the ``httpcache_refresh``
+            extension does: stored responses are not used, the new one is stored.
+            A request's ``httpcache_refresh`` extension overrides it.
+        offline: Never contact the origin: serve whatever is stored, fresh or
+            stale, without validation (``no-cache`` and ``must-revalidate``
+            responses too), and answer 504 when nothing stored matches. A
+            request's ``httpcache_offline`` extension overrides it.
         force_cache: Non-RFC mode: store every response with a cacheable method
             and status, ignoring the origin's directives, and serve it without
             validation for ``force_cache_ttl`` seconds.
@@ -121,6 +128,8 @@ class CacheOptions:
     heuristic_max_age: float = 86400.0
     allow_stale: bool = False
     always_revalidate: bool = False
+    refresh: bool = False
+    offline: bool = False
     force_cache: bool = False
     force_cache_ttl: float | None = None
     max_entry_size: int | None = None

@@ -27,7 +27,10 @@ class CacheRequest:
     """An incoming request, as the policy sees it.
 
     ``headers`` are the headers as they go on the wire (after httpx merged the
-    client's defaults, R-14). The flags carry per-request controls.
+    client's defaults, R-14). The flags carry per-request controls, already
+    resolved against the client's options by the transport (``offline`` and
+    ``refresh`` are the request's extension, or ``CacheOptions.offline`` /
+    ``CacheOptions.refresh`` without one).
     """
 
     method: str
@@ -37,6 +40,7 @@ class CacheRequest:
     bypass: bool = False
     refresh: bool = False
     only_if_cached: bool = False
+    offline: bool = False
     force_cache: bool = False
     ttl: float | None = None
 

@@ -75,6 +75,7 @@ __all__ = [
     "ResponsePlan",
     "Revalidate",
     "Serve",
+    "body_lost",
     "on_request",
     "on_response",
     "stale_on_error",
@@ -265,6 +266,47 @@ def _miss(request: CacheRequest, entries: Sequence[Entry]) -> Forward | Revalida
     return Forward("vary-miss")
 
 
+def _offline(
+    request: CacheRequest,
+    entries: Sequence[Entry],
+    now: float,
+    options: CacheOptions,
+) -> Serve | GatewayTimeout:
+    """Answer offline: ``only-if-cached`` (RFC 9111 §5.2.1.7) accepting any stale response.
+
+    The user asked never to contact the origin (a disconnected cache, §4.2.4), so
+    nothing is validated and ``no-cache``/``must-revalidate`` responses are served
+    too, unlike §5.2.2.2. Selection (method, Vary) still applies; what only the
+    origin can answer (unsafe methods, ``Range``, ``If-Match``...) or bypass is a 504.
+    """
+    if request.bypass or request.method not in ("GET", "HEAD"):
+        return GatewayTimeout()
+    names = {name.lower() for name, _ in request.headers}
+    if b"range" in names or not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
+        return GatewayTimeout()
+    selected = _selected(request, entries, names)
+    if not selected:
+        return GatewayTimeout()
+    best = selected[0] if len(selected) == 1 else max(selected, key=_preference)
+    state = _freshness(best, now, options)
+    stale = best.invalidated or not state.fresh
+    conditional = not names.isdisjoint(USER_CONDITIONALS)
+    return _serve(best, state, request, stale=stale, conditional=conditional)
+
+
+def body_lost(request: CacheRequest) -> Forward | GatewayTimeout:
+    """Decide again after the chosen response's body vanished (U-12).
+
+    A miss, or a 504 for a request that must not contact the origin (offline,
+    ``only-if-cached``: RFC 9111 §5.2.1.7).
+    """
+    if request.offline or request.only_if_cached:
+        return GatewayTimeout()
+    if parse_request_cache_control(request.headers).only_if_cached:
+        return GatewayTimeout()
+    return Forward("uri-miss")
+
+
 def on_request(
     request: CacheRequest,
     entries: Sequence[Entry],
@@ -276,6 +318,8 @@ def on_request(
     ``entries`` are every stored response under ``request.key`` (any method,
     any variant); selection applies the method and Vary rules itself.
     """
+    if request.offline:
+        return _offline(request, entries, now, options)
     if request.bypass:
         return Forward("bypass", storable=False)
     if request.method not in ("GET", "HEAD"):
@@ -300,7 +344,10 @@ def on_request(
     state = _freshness(best, now, options)
     candidates = tuple(selected)
     if request.refresh:
-        # A forced reload (E-2): a full response from the origin, which replaces these.
+        # A forced reload (E-2): a full response from the origin, which replaces these;
+        # with only-if-cached nothing may answer (as for ``no-cache, only-if-cached``).
+        if only_if_cached:
+            return GatewayTimeout()
         return Forward("request", candidates=candidates)
     may_serve, stale = _reuse_without_validation(best, state, req_cc, request, options)
     if may_serve:

@@ -28,6 +28,7 @@ from .._policy._engine import (
     ResponsePlan,
     Revalidate,
     Serve,
+    body_lost,
     on_request,
     on_response,
     stale_on_error,
@@ -53,6 +54,7 @@ _REQUEST_EXTENSIONS = frozenset(
         "httpcache_bypass",
         "httpcache_refresh",
         "httpcache_only_if_cached",
+        "httpcache_offline",
         "httpcache_force_cache",
         "httpcache_ttl",
     }
@@ -63,7 +65,8 @@ def _cache_request(request: httpx.Request, options: CacheOptions) -> CacheReques
     url = str(request.url)
     key = options.key_func(request) if options.key_func is not None else primary_key(url)
     ext = request.extensions
-    if ext.keys().isdisjoint(_REQUEST_EXTENSIONS):  # the common case: no per-request control
+    # The common case: no per-request control, and none set for the whole client.
+    if ext.keys().isdisjoint(_REQUEST_EXTENSIONS) and not (options.offline or options.refresh):
         return CacheRequest(request.method, url, tuple(request.headers.raw), key)
     ttl = ext.get("httpcache_ttl")
     if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl < 0):
@@ -74,8 +77,9 @@ def _cache_request(request: httpx.Request, options: CacheOptions) -> CacheReques
         headers=tuple(request.headers.raw),
         key=key,
         bypass=bool(ext.get("httpcache_bypass", False)),
-        refresh=bool(ext.get("httpcache_refresh", False)),
+        refresh=bool(ext.get("httpcache_refresh", options.refresh)),
         only_if_cached=bool(ext.get("httpcache_only_if_cached", False)),
+        offline=bool(ext.get("httpcache_offline", options.offline)),
         force_cache=bool(ext.get("httpcache_force_cache", False)),
         ttl=None if ttl is None else float(ttl),
     )
@@ -207,6 +211,7 @@ class CacheTransport(httpx.BaseTransport):
     ``httpcache_bypass`` (neither read nor write the cache),
     ``httpcache_refresh`` (ignore stored responses, store the new one),
     ``httpcache_only_if_cached`` (504 rather than contact the origin),
+    ``httpcache_offline`` (serve what is stored, fresh or stale, or 504),
     ``httpcache_ttl`` (storage lifetime of the stored response, seconds) and
     ``httpcache_force_cache`` (the non-RFC force-cache mode for this request).
 
@@ -466,7 +471,7 @@ class CacheTransport(httpx.BaseTransport):
             response = self._from_storage(decision, creq, revalidated=False)
             if response is not None:
                 return response
-            decision = Forward("uri-miss")
+            decision = body_lost(creq)
         if isinstance(decision, GatewayTimeout):
             return self._gateway_timeout(creq)
         return self._forward(request, creq, decision)
