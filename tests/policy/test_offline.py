@@ -318,3 +318,13 @@ def test_offline_invalidated_entry_served_stale() -> None:
 
     assert outcome.kind == "hit"
     assert served(outcome.decision).stale is True
+
+
+def test_offline_wins_over_always_revalidate() -> None:
+    """`always_revalidate` asks for validation, which offline can't do: the entry is served."""
+    cache = stored("max-age=60", always_revalidate=True)
+
+    outcome = cache.fetch(at=1, offline=True)
+
+    assert outcome.kind == "hit"
+    assert served(outcome.decision).stale is False
