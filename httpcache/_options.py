@@ -111,6 +111,13 @@ class CacheOptions:
             wait. ``0`` turns the circuit breaker off (every call is tried and each
             failure logged).
         storage_max_cooldown: Longest wait between probes of a failing storage.
+        collapse: Collapse concurrent requests: while one GET of a key with no
+            usable stored response is at the origin, other requests for that key
+            wait for it and are then served from the cache (or, when its response
+            was not stored, go to the origin themselves). Per request, the
+            extension ``httpcache_collapse=False`` opts out.
+        collapse_timeout: Longest a collapsed request waits for the one in
+            flight, in seconds, before it goes to the origin itself.
     """
 
     shared: bool = False
@@ -132,6 +139,8 @@ class CacheOptions:
     storage_timeout: float | None = field(default_factory=_default_storage_timeout)
     storage_cooldown: float = 1.0
     storage_max_cooldown: float = 30.0
+    collapse: bool = True
+    collapse_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))
@@ -154,5 +163,7 @@ class CacheOptions:
             raise ConfigurationError("storage_cooldown must not be negative")
         if not self.storage_max_cooldown >= self.storage_cooldown:
             raise ConfigurationError("storage_max_cooldown must be at least storage_cooldown")
+        if not self.collapse_timeout >= 0:
+            raise ConfigurationError("collapse_timeout must not be negative")
         if not callable(self.clock):
             raise ConfigurationError("clock must be a callable returning seconds")

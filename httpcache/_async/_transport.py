@@ -13,7 +13,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -36,6 +36,8 @@ from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
 from .._policy._status import cache_status
 from .._storages.memory._async import AsyncInMemoryStorage
+from ._bodies import AsyncStoredBody, AsyncTeeBody
+from ._flights import AsyncFlights
 from ._storage import AsyncEntryWriter, AsyncStorage
 
 __all__ = ["AsyncCacheTransport"]
@@ -100,99 +102,6 @@ def _with_cache_status(
     return [*rest, (b"Cache-Status", value)]
 
 
-class AsyncStoredBody(httpx.AsyncByteStream):
-    """A body read back from storage."""
-
-    def __init__(self, chunks: AsyncIterator[bytes] | None) -> None:
-        self._chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._chunks is None:
-            return
-        async for chunk in self._chunks:
-            yield chunk
-
-    async def aclose(self) -> None:
-        closer = getattr(self._chunks, "aclose", None)
-        self._chunks = None
-        if closer is not None:
-            await closer()
-
-
-class AsyncTeeBody(httpx.AsyncByteStream):
-    """Pass the origin's body to the user and, chunk by chunk, to a storage writer.
-
-    The entry is committed only when the user has read the whole body and it is
-    complete (S-18); a body closed early, failed, or over the size limit is
-    aborted and never becomes visible.
-    """
-
-    def __init__(
-        self,
-        stream: httpx.AsyncByteStream,
-        writer: AsyncEntryWriter,
-        transport: AsyncCacheTransport,
-        entry: Entry,
-        plan: ResponsePlan,
-        expected_length: int | None,
-        sequence: int,
-    ) -> None:
-        self._sequence = sequence
-        self._stream = stream
-        self._writer: AsyncEntryWriter | None = writer
-        self._transport = transport
-        self._entry = entry
-        self._plan = plan
-        self._expected = expected_length
-        self._written = 0
-        self._extensions: dict[str, Any] | None = None
-        self._not_stored = ""
-
-    def on_abort(self, extensions: dict[str, Any], status: str) -> None:
-        """Set ``extensions["cache_status"]`` to ``status`` if the store is aborted."""
-        self._extensions, self._not_stored = extensions, status
-
-    def _not_stored_after_all(self) -> None:
-        if self._extensions is not None:
-            self._extensions["cache_status"] = self._not_stored
-
-    async def _abort(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            self._not_stored_after_all()
-            await self._transport._storage_call("abort", writer.abort)
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        limit = self._transport.options.max_entry_size
-        try:
-            async for chunk in self._stream:
-                if self._writer is not None and chunk:
-                    self._written += len(chunk)
-                    too_large = limit is not None and self._written > limit
-                    if too_large or (
-                        await self._transport._storage_call("write", self._writer.write, chunk)
-                        is _FAILED
-                    ):
-                        await self._abort()
-                yield chunk
-        except BaseException:
-            await self._abort()
-            raise
-        if self._writer is None:
-            return
-        complete = self._expected is None or self._expected == self._written
-        if not complete or self._transport._invalidated_since(self._entry.key, self._sequence):
-            await self._abort()  # S-18 incomplete; I-9 may predate an invalidation
-            return
-        writer, self._writer = self._writer, None
-        if not await self._transport._commit(writer, self._entry, self._plan):
-            self._not_stored_after_all()
-
-    async def aclose(self) -> None:
-        await self._abort()
-        await self._stream.aclose()
-
-
 class AsyncCacheTransport(httpx.AsyncBaseTransport):
     """Wrap an httpx transport with an RFC 9111 HTTP cache.
 
@@ -226,6 +135,7 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         self._storage: AsyncStorage = storage if storage is not None else AsyncInMemoryStorage()
         self._options = options if options is not None else CacheOptions()
         self._guard = AsyncStorageGuard(self._storage, self._options)
+        self._flights = AsyncFlights()
         # I-9: key -> (order mark when invalidated, sequence of the invalidating exchange)
         self._invalidated: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._invalidated_lock = threading.Lock()
@@ -458,10 +368,64 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         """Answer ``request`` from the cache or the network (RFC 9111 §4)."""
         options = self._options
         creq = _cache_request(request, options)
+        mark = self._flights.mark()
         entries = [] if creq.bypass else await self._get_entries(creq.key)
         decision = on_request(creq, entries, options.clock(), options)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s: %s", creq.method, normalize_url(creq.url), type(decision).__name__)
+        if isinstance(decision, Serve):
+            response = await self._from_storage(decision, creq, revalidated=False)
+            if response is not None:
+                return response
+            decision = Forward("uri-miss")
+        if isinstance(decision, GatewayTimeout):
+            return self._gateway_timeout(creq)
+        if self._collapses(request, creq):
+            return await self._collapsed(request, creq, decision, mark)
+        return await self._forward(request, creq, decision)
+
+    # -- request collapsing (one origin request per key at a time, see _flights) -------
+
+    def _collapses(self, request: httpx.Request, creq: CacheRequest) -> bool:
+        return (
+            self._options.collapse
+            and creq.method == "GET"
+            and not (creq.bypass or creq.refresh)
+            and request.extensions.get("httpcache_collapse", True) is not False
+            and self._guard.available  # with no storage to share a response through
+        )
+
+    async def _collapsed(
+        self,
+        request: httpx.Request,
+        creq: CacheRequest,
+        decision: Revalidate | Forward,
+        mark: int,
+    ) -> httpx.Response:
+        """Forward as the key's only request in flight, or wait for the one that is."""
+        arrived = self._options.clock()
+        mine, theirs = self._flights.lead(creq.key, mark)
+        if mine is None:
+            if theirs is not None:
+                await theirs.signal.wait(self._options.collapse_timeout)
+            return await self._after_flight(request, replace(creq, validated_since=arrived))
+        try:
+            response = await self._forward(request, creq, decision)
+        except BaseException:
+            mine.land()
+            raise
+        stream = response.stream
+        if isinstance(stream, AsyncTeeBody) and stream.pending:
+            stream.on_done(mine.land)  # the body is stored as the user reads it
+        else:
+            mine.land()
+        return response
+
+    async def _after_flight(self, request: httpx.Request, creq: CacheRequest) -> httpx.Response:
+        """Look again once the flight we waited for has landed; go on alone if need be."""
+        options = self._options
+        entries = await self._get_entries(creq.key)
+        decision = on_request(creq, entries, options.clock(), options)
         if isinstance(decision, Serve):
             response = await self._from_storage(decision, creq, revalidated=False)
             if response is not None:
