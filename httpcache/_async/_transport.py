@@ -35,10 +35,10 @@ from .._policy._engine import (
 from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
 from .._policy._status import cache_status
-from .._storages.memory._async import AsyncInMemoryStorage
 from ._bodies import AsyncStoredBody, AsyncTeeBody
 from ._flights import AsyncFlights
 from ._storage import AsyncEntryWriter, AsyncStorage
+from ._storage_choice import choose_storage
 
 __all__ = ["AsyncCacheTransport"]
 
@@ -108,9 +108,18 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
     Args:
         transport: The transport that reaches the network. Defaults to
             :class:`httpx.AsyncHTTPTransport`.
-        storage: Where entries live. Defaults to a new
-            :class:`AsyncInMemoryStorage`, closed with the transport.
+        storage: Where entries live: a storage object, left open when the
+            transport closes, or a storage URL such as ``"sqlite:///cache.db"``.
+            Without it, the ``HTTPCACHE_STORAGE`` environment variable names
+            the storage as a URL; without that, a new
+            :class:`AsyncInMemoryStorage`. A storage the transport builds (from
+            a URL, or the default) is closed with it.
         options: How the cache behaves; see :class:`CacheOptions`.
+
+    Raises:
+        ConfigurationError: for a bad storage URL (in ``storage=`` or in
+            ``HTTPCACHE_STORAGE``) or a missing extra.
+        TypeError: for a ``storage=`` that is neither a storage nor a string.
 
     Request extensions (per-request control, never sent to the origin):
     ``httpcache_bypass`` (neither read nor write the cache),
@@ -127,12 +136,12 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         self,
         transport: httpx.AsyncBaseTransport | None = None,
         *,
-        storage: AsyncStorage | None = None,
+        storage: AsyncStorage | str | None = None,
         options: CacheOptions | None = None,
     ) -> None:
+        self._storage: AsyncStorage
+        self._storage, self._owns_storage = choose_storage(storage)
         self._transport = transport if transport is not None else httpx.AsyncHTTPTransport()
-        self._owns_storage = storage is None
-        self._storage: AsyncStorage = storage if storage is not None else AsyncInMemoryStorage()
         self._options = options if options is not None else CacheOptions()
         self._guard = AsyncStorageGuard(self._storage, self._options)
         self._flights = AsyncFlights()
