@@ -34,6 +34,7 @@ from .._policy._engine import (
 )
 from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
+from .._policy._rules import match_rule
 from .._policy._status import cache_status
 from ._bodies import StoredBody, TeeBody
 from ._flights import Flights
@@ -65,21 +66,28 @@ def _cache_request(request: httpx.Request, options: CacheOptions) -> CacheReques
     url = str(request.url)
     key = options.key_func(request) if options.key_func is not None else primary_key(url)
     ext = request.extensions
-    if ext.keys().isdisjoint(_REQUEST_EXTENSIONS):  # the common case: no per-request control
-        return CacheRequest(request.method, url, tuple(request.headers.raw), key)
+    rule = match_rule(options.url_rules, url) if options.url_rules else None
+    if rule is None and ext.keys().isdisjoint(_REQUEST_EXTENSIONS):
+        return CacheRequest(request.method, url, tuple(request.headers.raw), key)  # the common case
     ttl = ext.get("httpcache_ttl")
     if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl < 0):
         raise ValueError("the httpcache_ttl extension must be a non-negative number of seconds")
+    # Precedence: an extension the request carries > the first matching rule > CacheOptions.
+    bypass, force_cache, rule_ttl = False, False, None
+    if rule is not None:
+        bypass, force_cache, rule_ttl = not rule.cache, rule.force_cache, rule.ttl
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s matches the URL rule %r", normalize_url(url), rule)
     return CacheRequest(
         method=request.method,
         url=url,
         headers=tuple(request.headers.raw),
         key=key,
-        bypass=bool(ext.get("httpcache_bypass", False)),
+        bypass=bool(ext.get("httpcache_bypass", bypass)),
         refresh=bool(ext.get("httpcache_refresh", False)),
         only_if_cached=bool(ext.get("httpcache_only_if_cached", False)),
-        force_cache=bool(ext.get("httpcache_force_cache", False)),
-        ttl=None if ttl is None else float(ttl),
+        force_cache=bool(ext.get("httpcache_force_cache", force_cache)),
+        ttl=rule_ttl if ttl is None else float(ttl),
     )
 
 
