@@ -7,7 +7,7 @@ from ._async._storage import AsyncEntryWriter, AsyncManagedStorage, AsyncStorage
 from ._async._transport import AsyncCacheTransport
 from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError, StorageError
 from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
-from ._options import CacheOptions
+from ._options import CacheOptions, URLRule
 from ._serializers import JSONSerializer, PickleSerializer, Serializer, YAMLSerializer
 from ._storages._url import async_storage_from_url, storage_from_url
 from ._storages.file._async import AsyncFileStorage
@@ -60,6 +60,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageStats",
+    "URLRule",
     "YAMLSerializer",
     "__version__",
     "async_storage_from_url",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING
 
 from ._exceptions import ConfigurationError
@@ -13,7 +15,7 @@ from ._exceptions import ConfigurationError
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-__all__ = ["CacheOptions", "HEURISTICALLY_CACHEABLE_STATUSES"]
+__all__ = ["CacheOptions", "HEURISTICALLY_CACHEABLE_STATUSES", "URLRule"]
 
 HEURISTICALLY_CACHEABLE_STATUSES = frozenset(
     {200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501}
@@ -51,6 +53,87 @@ def _frozen_methods(methods: Iterable[str]) -> frozenset[str]:
         raise ConfigurationError(
             f"cacheable_methods may only contain GET, HEAD and POST, not {sorted(unsupported)}"
         )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class URLRule:
+    """How the cache treats requests whose URL matches ``pattern`` (``CacheOptions.url_rules``).
+
+    Not RFC 9111: configuration in the manner of requests-cache's ``urls_expire_after``.
+    The rules are tried in order against the request's normalised URL (lower-case scheme
+    and host, no default port, no user info, no fragment) and the first match wins.
+
+    Args:
+        pattern: A glob (``str``), matched with :func:`fnmatch.fnmatchcase` against the
+            URL without ``scheme://``, e.g. ``"api.example.com/v1/*"``. A trailing ``*`` is
+            implied, so a glob matches every URL that starts like it; a scheme in the glob is
+            ignored and its host part is lower-cased. Or a compiled regular expression
+            (``re.Pattern[str]``), searched (``pattern.search``) in the whole URL, scheme
+            included.
+        ttl: Store matching responses whatever their headers say and serve them without
+            validation for this many seconds (force-cache mode with this lifetime; the
+            entry's storage lifetime too). Implies ``force_cache=True``. Finite and positive.
+        force_cache: Force-cache mode (see ``CacheOptions.force_cache``) for matching URLs,
+            for ``ttl`` seconds or else ``CacheOptions.force_cache_ttl``.
+        cache: ``False`` neither reads nor writes the cache for matching URLs, like the
+            ``httpcache_bypass`` request extension.
+
+    A rule with none of these set matches and leaves the request to ``CacheOptions``, so
+    it exempts its URLs from the rules after it. Request extensions override the rule's
+    corresponding fields.
+
+    Raises:
+        ConfigurationError: An invalid pattern or ``ttl``, or ``cache=False`` with
+            ``ttl`` or ``force_cache``.
+    """
+
+    pattern: str | re.Pattern[str]
+    _: KW_ONLY
+    ttl: float | None = None
+    force_cache: bool = False
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        pattern = self.pattern
+        if isinstance(pattern, re.Pattern):
+            if not isinstance(pattern.pattern, str):
+                raise ConfigurationError("a URLRule regex must be a str pattern, not bytes")
+        elif not isinstance(pattern, str) or not pattern.split("://", 1)[-1]:
+            raise ConfigurationError(
+                f"a URLRule pattern must be a non-empty glob or a compiled regex, not {pattern!r}"
+            )
+        if not isinstance(self.force_cache, bool) or not isinstance(self.cache, bool):
+            raise ConfigurationError("URLRule force_cache and cache must be True or False")
+        ttl = self.ttl
+        if ttl is not None:
+            if (
+                not isinstance(ttl, (int, float))
+                or isinstance(ttl, bool)
+                or not math.isfinite(ttl)
+                or ttl <= 0
+            ):
+                raise ConfigurationError(
+                    f"a URLRule ttl must be a finite, positive number of seconds, not {ttl!r}"
+                    " (cache=False keeps matching URLs out of the cache)"
+                )
+            object.__setattr__(self, "ttl", float(ttl))
+            object.__setattr__(self, "force_cache", True)
+        if not self.cache and self.force_cache:
+            raise ConfigurationError(
+                "a URLRule with cache=False cannot also set ttl or force_cache"
+            )
+
+
+def _rule_tuple(rules: Sequence[URLRule]) -> tuple[URLRule, ...]:
+    if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
+        raise ConfigurationError(
+            "url_rules must be a sequence of URLRule, e.g. [URLRule('api.example.com/*', ttl=60)]"
+        )
+    result = tuple(rules)
+    strays = [rule for rule in result if not isinstance(rule, URLRule)]
+    if strays:
+        raise ConfigurationError(f"url_rules may only hold URLRule values, not {strays[0]!r}")
     return result
 
 
@@ -118,6 +201,17 @@ class CacheOptions:
             wait. ``0`` turns the circuit breaker off (every call is tried and each
             failure logged).
         storage_max_cooldown: Longest wait between probes of a failing storage.
+        collapse: Collapse concurrent requests: while one GET of a key with no
+            usable stored response is at the origin, other requests for that key
+            wait for it and are then served from the cache (or, when its response
+            was not stored, go to the origin themselves). Per request, the
+            extension ``httpcache_collapse=False`` opts out.
+        collapse_timeout: Longest a collapsed request waits for the one in
+            flight, in seconds, before it goes to the origin itself.
+        url_rules: Per-URL rules (:class:`URLRule`), tried in order; the first whose
+            pattern matches a request's URL applies to it. A request extension overrides
+            the matching rule's field; a rule's ``ttl``, ``force_cache`` and ``cache=False``
+            apply whatever the response's headers say.
     """
 
     shared: bool = False
@@ -141,6 +235,9 @@ class CacheOptions:
     storage_timeout: float | None = field(default_factory=_default_storage_timeout)
     storage_cooldown: float = 1.0
     storage_max_cooldown: float = 30.0
+    collapse: bool = True
+    collapse_timeout: float = 5.0
+    url_rules: Sequence[URLRule] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))
@@ -163,5 +260,8 @@ class CacheOptions:
             raise ConfigurationError("storage_cooldown must not be negative")
         if not self.storage_max_cooldown >= self.storage_cooldown:
             raise ConfigurationError("storage_max_cooldown must be at least storage_cooldown")
+        if not self.collapse_timeout >= 0:
+            raise ConfigurationError("collapse_timeout must not be negative")
         if not callable(self.clock):
             raise ConfigurationError("clock must be a callable returning seconds")
+        object.__setattr__(self, "url_rules", _rule_tuple(self.url_rules))

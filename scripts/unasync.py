@@ -49,6 +49,7 @@ SUBS: list[tuple[str, str]] = [
     ("async with", "with"),
     ("async for", "for"),
     ("await ", ""),
+    ("async_storage_from_url", "storage_from_url"),
     ("aclose", "close"),
     ("arun_blocking", "run_blocking"),
     ("aread", "read"),

@@ -9,6 +9,9 @@ import pytest
 # flaky miss. Tests of the deadline itself pass ``storage_timeout`` explicitly
 # (tests/test_guard.py, tests/reliability/test_backend_faults.py).
 os.environ.setdefault("HTTPCACHE_STORAGE_TIMEOUT", "30")
+# A default storage named in the environment would change what every test without `storage=`
+# runs against; the tests of the variable set it themselves (tests/_async/test_storage_urls.py).
+os.environ.pop("HTTPCACHE_STORAGE", None)
 
 
 @pytest.fixture(scope="session", params=["asyncio"])

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from .._options import CacheOptions
-from .._storages.memory._async import AsyncInMemoryStorage
 from ._storage import AsyncStorage
+from ._storage_choice import choose_storage
 from ._transport import AsyncCacheTransport
 
 __all__ = ["AsyncCacheClient"]
@@ -23,23 +23,30 @@ class AsyncCacheClient(httpx.AsyncClient):
     one :class:`AsyncCacheTransport` sharing one storage.
 
     Args:
-        storage: Where entries live; a new :class:`AsyncInMemoryStorage` by
-            default, closed with the client. A storage you pass stays open.
+        storage: Where entries live: a storage object, left open when the
+            client closes, or a storage URL such as ``"sqlite:///cache.db"``
+            or ``"redis://localhost:6379/0"``. Without it, the
+            ``HTTPCACHE_STORAGE`` environment variable names the storage as a
+            URL; without that, a new :class:`AsyncInMemoryStorage`. A storage
+            the client builds (from a URL, or the default) is closed with it.
         options: How the cache behaves; see :class:`CacheOptions`.
         **kwargs: Everything :class:`httpx.AsyncClient` accepts.
+
+    Raises:
+        ConfigurationError: for a bad storage URL (in ``storage=`` or in
+            ``HTTPCACHE_STORAGE``) or a missing extra.
+        TypeError: for a ``storage=`` that is neither a storage nor a string.
     """
 
     def __init__(
         self,
         *,
-        storage: AsyncStorage | None = None,
+        storage: AsyncStorage | str | None = None,
         options: CacheOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        self._cache_storage: AsyncStorage = (
-            storage if storage is not None else AsyncInMemoryStorage()
-        )
-        self._owns_cache_storage = storage is None
+        self._cache_storage: AsyncStorage
+        self._cache_storage, self._owns_cache_storage = choose_storage(storage)
         self._cache_options = options if options is not None else CacheOptions()
         super().__init__(**kwargs)
         self._transport = self._wrap(self._transport)

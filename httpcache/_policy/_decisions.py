@@ -43,6 +43,10 @@ class CacheRequest:
     offline: bool = False
     force_cache: bool = False
     ttl: float | None = None
+    validated_since: float | None = None
+    """A collapsed request's own arrival time: a stored response that the origin sent or
+    validated at or after it, for another request this one waited for, is as good as
+    an answer to this one and is served without validating it again."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.upper())

@@ -350,6 +350,13 @@ def on_request(
             return GatewayTimeout()
         return Forward("request", candidates=candidates)
     may_serve, stale = _reuse_without_validation(best, state, req_cc, request, options)
+    if (
+        not may_serve
+        and request.validated_since is not None
+        and best.response_time >= request.validated_since
+        and not best.invalidated
+    ):
+        may_serve, stale = True, False  # collapsed: validated for us while we waited
     if may_serve:
         return _serve(best, state, request, stale=stale, conditional=conditional)
     if only_if_cached:

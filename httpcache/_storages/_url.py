@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "SERIALIZER_NAMES",
+    "STORAGE_VARIABLE",
     "StorageSpec",
     "async_storage_from_url",
     "make_serializer",
@@ -48,6 +49,9 @@ __all__ = [
 _SCHEMES = ("memory", "file", "sqlite", "redis", "rediss", "s3")
 SERIALIZER_NAMES = ("json", "pickle", "yaml")
 """The values of a storage URL's ``serializer=`` parameter."""
+
+STORAGE_VARIABLE = "HTTPCACHE_STORAGE"
+"""Environment variable naming, as a URL, the storage a client or transport uses by default."""
 
 # scheme -> (sync module, sync class, async module, async class, extra)
 _BACKENDS: dict[str, tuple[str, str, str, str, str | None]] = {

@@ -13,7 +13,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -35,9 +35,12 @@ from .._policy._engine import (
 )
 from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
+from .._policy._rules import match_rule
 from .._policy._status import cache_status
-from .._storages.memory._sync import InMemoryStorage
+from ._bodies import StoredBody, TeeBody
+from ._flights import Flights
 from ._storage import EntryWriter, Storage
+from ._storage_choice import choose_storage
 
 __all__ = ["CacheTransport"]
 
@@ -65,23 +68,34 @@ def _cache_request(request: httpx.Request, options: CacheOptions) -> CacheReques
     url = str(request.url)
     key = options.key_func(request) if options.key_func is not None else primary_key(url)
     ext = request.extensions
-    # The common case: no per-request control, and none set for the whole client.
-    if ext.keys().isdisjoint(_REQUEST_EXTENSIONS) and not (options.offline or options.refresh):
+    rule = match_rule(options.url_rules, url) if options.url_rules else None
+    # The common case: no rule, no per-request control, none set for the whole client.
+    if (
+        rule is None
+        and ext.keys().isdisjoint(_REQUEST_EXTENSIONS)
+        and not (options.offline or options.refresh)
+    ):
         return CacheRequest(request.method, url, tuple(request.headers.raw), key)
     ttl = ext.get("httpcache_ttl")
     if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl < 0):
         raise ValueError("the httpcache_ttl extension must be a non-negative number of seconds")
+    # Precedence: an extension the request carries > the first matching rule > CacheOptions.
+    bypass, force_cache, rule_ttl = False, False, None
+    if rule is not None:
+        bypass, force_cache, rule_ttl = not rule.cache, rule.force_cache, rule.ttl
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s matches the URL rule %r", normalize_url(url), rule)
     return CacheRequest(
         method=request.method,
         url=url,
         headers=tuple(request.headers.raw),
         key=key,
-        bypass=bool(ext.get("httpcache_bypass", False)),
+        bypass=bool(ext.get("httpcache_bypass", bypass)),
         refresh=bool(ext.get("httpcache_refresh", options.refresh)),
         only_if_cached=bool(ext.get("httpcache_only_if_cached", False)),
         offline=bool(ext.get("httpcache_offline", options.offline)),
-        force_cache=bool(ext.get("httpcache_force_cache", False)),
-        ttl=None if ttl is None else float(ttl),
+        force_cache=bool(ext.get("httpcache_force_cache", force_cache)),
+        ttl=rule_ttl if ttl is None else float(ttl),
     )
 
 
@@ -104,108 +118,24 @@ def _with_cache_status(
     return [*rest, (b"Cache-Status", value)]
 
 
-class StoredBody(httpx.SyncByteStream):
-    """A body read back from storage."""
-
-    def __init__(self, chunks: Iterator[bytes] | None) -> None:
-        self._chunks = chunks
-
-    def __iter__(self) -> Iterator[bytes]:
-        if self._chunks is None:
-            return
-        for chunk in self._chunks:
-            yield chunk
-
-    def close(self) -> None:
-        closer = getattr(self._chunks, "close", None)
-        self._chunks = None
-        if closer is not None:
-            closer()
-
-
-class TeeBody(httpx.SyncByteStream):
-    """Pass the origin's body to the user and, chunk by chunk, to a storage writer.
-
-    The entry is committed only when the user has read the whole body and it is
-    complete (S-18); a body closed early, failed, or over the size limit is
-    aborted and never becomes visible.
-    """
-
-    def __init__(
-        self,
-        stream: httpx.SyncByteStream,
-        writer: EntryWriter,
-        transport: CacheTransport,
-        entry: Entry,
-        plan: ResponsePlan,
-        expected_length: int | None,
-        sequence: int,
-    ) -> None:
-        self._sequence = sequence
-        self._stream = stream
-        self._writer: EntryWriter | None = writer
-        self._transport = transport
-        self._entry = entry
-        self._plan = plan
-        self._expected = expected_length
-        self._written = 0
-        self._extensions: dict[str, Any] | None = None
-        self._not_stored = ""
-
-    def on_abort(self, extensions: dict[str, Any], status: str) -> None:
-        """Set ``extensions["cache_status"]`` to ``status`` if the store is aborted."""
-        self._extensions, self._not_stored = extensions, status
-
-    def _not_stored_after_all(self) -> None:
-        if self._extensions is not None:
-            self._extensions["cache_status"] = self._not_stored
-
-    def _abort(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            self._not_stored_after_all()
-            self._transport._storage_call("abort", writer.abort)
-
-    def __iter__(self) -> Iterator[bytes]:
-        limit = self._transport.options.max_entry_size
-        try:
-            for chunk in self._stream:
-                if self._writer is not None and chunk:
-                    self._written += len(chunk)
-                    too_large = limit is not None and self._written > limit
-                    if too_large or (
-                        self._transport._storage_call("write", self._writer.write, chunk)
-                        is _FAILED
-                    ):
-                        self._abort()
-                yield chunk
-        except BaseException:
-            self._abort()
-            raise
-        if self._writer is None:
-            return
-        complete = self._expected is None or self._expected == self._written
-        if not complete or self._transport._invalidated_since(self._entry.key, self._sequence):
-            self._abort()  # S-18 incomplete; I-9 may predate an invalidation
-            return
-        writer, self._writer = self._writer, None
-        if not self._transport._commit(writer, self._entry, self._plan):
-            self._not_stored_after_all()
-
-    def close(self) -> None:
-        self._abort()
-        self._stream.close()
-
-
 class CacheTransport(httpx.BaseTransport):
     """Wrap an httpx transport with an RFC 9111 HTTP cache.
 
     Args:
         transport: The transport that reaches the network. Defaults to
             :class:`httpx.HTTPTransport`.
-        storage: Where entries live. Defaults to a new
-            :class:`InMemoryStorage`, closed with the transport.
+        storage: Where entries live: a storage object, left open when the
+            transport closes, or a storage URL such as ``"sqlite:///cache.db"``.
+            Without it, the ``HTTPCACHE_STORAGE`` environment variable names
+            the storage as a URL; without that, a new
+            :class:`InMemoryStorage`. A storage the transport builds (from
+            a URL, or the default) is closed with it.
         options: How the cache behaves; see :class:`CacheOptions`.
+
+    Raises:
+        ConfigurationError: for a bad storage URL (in ``storage=`` or in
+            ``HTTPCACHE_STORAGE``) or a missing extra.
+        TypeError: for a ``storage=`` that is neither a storage nor a string.
 
     Request extensions (per-request control, never sent to the origin):
     ``httpcache_bypass`` (neither read nor write the cache),
@@ -223,14 +153,15 @@ class CacheTransport(httpx.BaseTransport):
         self,
         transport: httpx.BaseTransport | None = None,
         *,
-        storage: Storage | None = None,
+        storage: Storage | str | None = None,
         options: CacheOptions | None = None,
     ) -> None:
+        self._storage: Storage
+        self._storage, self._owns_storage = choose_storage(storage)
         self._transport = transport if transport is not None else httpx.HTTPTransport()
-        self._owns_storage = storage is None
-        self._storage: Storage = storage if storage is not None else InMemoryStorage()
         self._options = options if options is not None else CacheOptions()
         self._guard = StorageGuard(self._storage, self._options)
+        self._flights = Flights()
         # I-9: key -> (order mark when invalidated, sequence of the invalidating exchange)
         self._invalidated: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._invalidated_lock = threading.Lock()
@@ -463,6 +394,7 @@ class CacheTransport(httpx.BaseTransport):
         """Answer ``request`` from the cache or the network (RFC 9111 §4)."""
         options = self._options
         creq = _cache_request(request, options)
+        mark = self._flights.mark()
         entries = [] if creq.bypass else self._get_entries(creq.key)
         decision = on_request(creq, entries, options.clock(), options)
         if logger.isEnabledFor(logging.DEBUG):
@@ -472,6 +404,59 @@ class CacheTransport(httpx.BaseTransport):
             if response is not None:
                 return response
             decision = body_lost(creq)
+        if isinstance(decision, GatewayTimeout):
+            return self._gateway_timeout(creq)
+        if self._collapses(request, creq):
+            return self._collapsed(request, creq, decision, mark)
+        return self._forward(request, creq, decision)
+
+    # -- request collapsing (one origin request per key at a time, see _flights) -------
+
+    def _collapses(self, request: httpx.Request, creq: CacheRequest) -> bool:
+        return (
+            self._options.collapse
+            and creq.method == "GET"
+            and not (creq.bypass or creq.refresh)
+            and request.extensions.get("httpcache_collapse", True) is not False
+            and self._guard.available  # with no storage to share a response through
+        )
+
+    def _collapsed(
+        self,
+        request: httpx.Request,
+        creq: CacheRequest,
+        decision: Revalidate | Forward,
+        mark: int,
+    ) -> httpx.Response:
+        """Forward as the key's only request in flight, or wait for the one that is."""
+        arrived = self._options.clock()
+        mine, theirs = self._flights.lead(creq.key, mark)
+        if mine is None:
+            if theirs is not None:
+                theirs.signal.wait(self._options.collapse_timeout)
+            return self._after_flight(request, replace(creq, validated_since=arrived))
+        try:
+            response = self._forward(request, creq, decision)
+        except BaseException:
+            mine.land()
+            raise
+        stream = response.stream
+        if isinstance(stream, TeeBody) and stream.pending:
+            stream.on_done(mine.land)  # the body is stored as the user reads it
+        else:
+            mine.land()
+        return response
+
+    def _after_flight(self, request: httpx.Request, creq: CacheRequest) -> httpx.Response:
+        """Look again once the flight we waited for has landed; go on alone if need be."""
+        options = self._options
+        entries = self._get_entries(creq.key)
+        decision = on_request(creq, entries, options.clock(), options)
+        if isinstance(decision, Serve):
+            response = self._from_storage(decision, creq, revalidated=False)
+            if response is not None:
+                return response
+            decision = Forward("uri-miss")
         if isinstance(decision, GatewayTimeout):
             return self._gateway_timeout(creq)
         return self._forward(request, creq, decision)

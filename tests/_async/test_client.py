@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from httpcache import AsyncCacheClient, AsyncCacheTransport, AsyncInMemoryStorage, CacheOptions
-from httpcache._async import _client as client_module
+from httpcache._async import _storage_choice as storage_choice_module
 
 from .support import BASE, Clock, Origin, respond
 
@@ -96,7 +96,7 @@ async def test_client_closes_storage_it_created(
     closed_by: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DESIGN §1: the client owns (and closes once) a storage it made itself."""
-    monkeypatch.setattr(client_module, "AsyncInMemoryStorage", ClosingCounter)
+    monkeypatch.setattr(storage_choice_module, "AsyncInMemoryStorage", ClosingCounter)
     monkeypatch.setattr(ClosingCounter, "closed", 0)
     client = AsyncCacheClient(
         transport=httpx.MockTransport(Origin()), mounts={OTHER: httpx.MockTransport(Origin())}

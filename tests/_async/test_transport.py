@@ -19,7 +19,7 @@ from httpcache import (
     Entry,
     StorageError,
 )
-from httpcache._async import _transport as transport_module
+from httpcache._async import _storage_choice as storage_choice_module
 
 from .support import BASE, T0, ChunkedStream, Clock, Handler, Origin, respond, stored_body
 
@@ -994,7 +994,7 @@ async def test_transport_aclose_closes_only_owned_storage(
         async def aclose(self) -> None:
             closes.append("closed")
 
-    monkeypatch.setattr(transport_module, "AsyncInMemoryStorage", Counting)
+    monkeypatch.setattr(storage_choice_module, "AsyncInMemoryStorage", Counting)
     storage = Counting() if pass_storage else None
     transport = AsyncCacheTransport(httpx.MockTransport(Origin()), storage=storage)
     assert isinstance(transport.storage, Counting)

@@ -19,7 +19,7 @@ from httpcache import (
     Entry,
     StorageError,
 )
-from httpcache._sync import _transport as transport_module
+from httpcache._sync import _storage_choice as storage_choice_module
 
 from .support import BASE, T0, ChunkedStream, Clock, Handler, Origin, respond, stored_body
 
@@ -957,7 +957,7 @@ def test_transport_aclose_closes_only_owned_storage(
         def close(self) -> None:
             closes.append("closed")
 
-    monkeypatch.setattr(transport_module, "InMemoryStorage", Counting)
+    monkeypatch.setattr(storage_choice_module, "InMemoryStorage", Counting)
     storage = Counting() if pass_storage else None
     transport = CacheTransport(httpx.MockTransport(Origin()), storage=storage)
     assert isinstance(transport.storage, Counting)

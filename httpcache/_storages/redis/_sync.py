@@ -192,7 +192,7 @@ class RedisStorage(StorageLifetime):
         self._holder.owned = owned
 
     def _use_client_url(self, url: str) -> None:
-        """Make this storage's clients from ``url`` (``async_storage_from_url``); own them."""
+        """Make this storage's clients from ``url`` (``storage_from_url``); own them."""
         holder = RedisClient.made(url)
         check_bytes(holder.current)
         self._holder = holder
