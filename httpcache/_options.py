@@ -222,8 +222,6 @@ class CacheOptions:
     heuristic_max_age: float = 86400.0
     allow_stale: bool = False
     always_revalidate: bool = False
-    refresh: bool = False
-    offline: bool = False
     force_cache: bool = False
     force_cache_ttl: float | None = None
     max_entry_size: int | None = None
@@ -238,6 +236,8 @@ class CacheOptions:
     collapse: bool = True
     collapse_timeout: float = 5.0
     url_rules: Sequence[URLRule] = ()
+    refresh: bool = False
+    offline: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))

@@ -399,6 +399,16 @@ class CacheTransport(httpx.BaseTransport):
         decision = on_request(creq, entries, options.clock(), options)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s: %s", creq.method, normalize_url(creq.url), type(decision).__name__)
+        return self._answer(request, creq, decision, mark)
+
+    def _answer(
+        self,
+        request: httpx.Request,
+        creq: CacheRequest,
+        decision: Serve | Revalidate | Forward | GatewayTimeout,
+        mark: int | None,
+    ) -> httpx.Response:
+        """Carry out ``on_request``'s decision; ``mark`` is ``None`` after a collapse."""
         if isinstance(decision, Serve):
             response = self._from_storage(decision, creq, revalidated=False)
             if response is not None:
@@ -406,7 +416,7 @@ class CacheTransport(httpx.BaseTransport):
             decision = body_lost(creq)
         if isinstance(decision, GatewayTimeout):
             return self._gateway_timeout(creq)
-        if self._collapses(request, creq):
+        if mark is not None and self._collapses(request, creq):
             return self._collapsed(request, creq, decision, mark)
         return self._forward(request, creq, decision)
 
@@ -452,14 +462,7 @@ class CacheTransport(httpx.BaseTransport):
         options = self._options
         entries = self._get_entries(creq.key)
         decision = on_request(creq, entries, options.clock(), options)
-        if isinstance(decision, Serve):
-            response = self._from_storage(decision, creq, revalidated=False)
-            if response is not None:
-                return response
-            decision = Forward("uri-miss")
-        if isinstance(decision, GatewayTimeout):
-            return self._gateway_timeout(creq)
-        return self._forward(request, creq, decision)
+        return self._answer(request, creq, decision, None)
 
     def _forward(
         self, request: httpx.Request, creq: CacheRequest, decision: Revalidate | Forward
