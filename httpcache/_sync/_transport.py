@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
+from .._exchange import cache_request, response_head, with_cache_status
 from .._guard import FAILED, StorageGuard
-from .._models import Entry, ResponseHead
+from .._models import Entry
 from .._options import CacheOptions
 from .._policy._engine import (
     CacheRequest,
@@ -35,7 +36,6 @@ from .._policy._engine import (
 )
 from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
-from .._policy._rules import match_rule
 from .._policy._status import cache_status
 from ._bodies import StoredBody, TeeBody
 from ._flights import Flights
@@ -50,72 +50,6 @@ _INVALIDATIONS_KEPT = 1024
 _FAILED: Any = FAILED
 """Returned by ``_storage_call`` when the storage failed, timed out or was skipped."""
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
-
-
-_REQUEST_EXTENSIONS = frozenset(
-    {
-        "httpcache_bypass",
-        "httpcache_refresh",
-        "httpcache_only_if_cached",
-        "httpcache_offline",
-        "httpcache_force_cache",
-        "httpcache_ttl",
-    }
-)
-
-
-def _cache_request(request: httpx.Request, options: CacheOptions) -> CacheRequest:
-    url = str(request.url)
-    key = options.key_func(request) if options.key_func is not None else primary_key(url)
-    ext = request.extensions
-    rule = match_rule(options.url_rules, url) if options.url_rules else None
-    # The common case: no rule, no per-request control, none set for the whole client.
-    if (
-        rule is None
-        and ext.keys().isdisjoint(_REQUEST_EXTENSIONS)
-        and not (options.offline or options.refresh)
-    ):
-        return CacheRequest(request.method, url, tuple(request.headers.raw), key)
-    ttl = ext.get("httpcache_ttl")
-    if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl < 0):
-        raise ValueError("the httpcache_ttl extension must be a non-negative number of seconds")
-    # Precedence: an extension the request carries > the first matching rule > CacheOptions.
-    bypass, force_cache, rule_ttl = False, False, None
-    if rule is not None:
-        bypass, force_cache, rule_ttl = not rule.cache, rule.force_cache, rule.ttl
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s matches the URL rule %r", normalize_url(url), rule)
-    return CacheRequest(
-        method=request.method,
-        url=url,
-        headers=tuple(request.headers.raw),
-        key=key,
-        bypass=bool(ext.get("httpcache_bypass", bypass)),
-        refresh=bool(ext.get("httpcache_refresh", options.refresh)),
-        only_if_cached=bool(ext.get("httpcache_only_if_cached", False)),
-        offline=bool(ext.get("httpcache_offline", options.offline)),
-        force_cache=bool(ext.get("httpcache_force_cache", force_cache)),
-        ttl=rule_ttl if ttl is None else float(ttl),
-    )
-
-
-def _response_head(response: httpx.Response) -> ResponseHead:
-    return ResponseHead(
-        response.status_code,
-        tuple(response.headers.raw),
-        response.reason_phrase,
-        response.http_version,
-    )
-
-
-def _with_cache_status(
-    headers: list[tuple[bytes, bytes]], member: str
-) -> list[tuple[bytes, bytes]]:
-    """Append our member to any ``Cache-Status`` the response has (RFC 9211 §2, E-9)."""
-    existing = [v for k, v in headers if k.lower() == b"cache-status"]
-    rest = [(k, v) for k, v in headers if k.lower() != b"cache-status"]
-    value = b", ".join([*existing, member.encode("ascii")])
-    return [*rest, (b"Cache-Status", value)]
 
 
 class CacheTransport(httpx.BaseTransport):
@@ -315,7 +249,7 @@ class CacheTransport(httpx.BaseTransport):
             member = cache_status(hit=True, ttl=serve.ttl)
         headers: Any = serve.headers
         if self._options.cache_status_header:
-            headers = _with_cache_status(list(headers), member)
+            headers = with_cache_status(list(headers), member)
         entry = serve.entry
         from_cache = not revalidated
         extensions = {
@@ -378,12 +312,12 @@ class CacheTransport(httpx.BaseTransport):
         if stream is None:
             response.extensions = extensions
             if self._options.cache_status_header:
-                headers = _with_cache_status(list(response.headers.raw), member)
+                headers = with_cache_status(list(response.headers.raw), member)
                 response.headers = httpx.Headers(headers)
             return response
         headers = list(response.headers.raw)
         if self._options.cache_status_header:
-            headers = _with_cache_status(headers, member)
+            headers = with_cache_status(headers, member)
         return httpx.Response(
             response.status_code, headers=headers, stream=stream, extensions=extensions
         )
@@ -393,7 +327,7 @@ class CacheTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request`` from the cache or the network (RFC 9111 §4)."""
         options = self._options
-        creq = _cache_request(request, options)
+        creq = cache_request(request, options)
         mark = self._flights.mark()
         entries = [] if creq.bypass else self._get_entries(creq.key)
         decision = on_request(creq, entries, options.clock(), options)
@@ -499,7 +433,7 @@ class CacheTransport(httpx.BaseTransport):
                 return stale
 
         plan = on_response(
-            creq, decision, _response_head(response), request_time, response_time, options
+            creq, decision, response_head(response), request_time, response_time, options
         )
         if plan.retry:
             response.close()
