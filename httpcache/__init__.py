@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ._async._client import AsyncCacheClient
-from ._async._storage import AsyncEntryWriter, AsyncManagedStorage, AsyncStorage
+from ._async._storage import (
+    AsyncEntryWriter,
+    AsyncLeasingStorage,
+    AsyncManagedStorage,
+    AsyncStorage,
+)
 from ._async._transport import AsyncCacheTransport
 from ._exceptions import ConfigurationError, HTTPCacheError, SerializationError, StorageError
 from ._models import Entry, Headers, RequestHead, ResponseHead, StorageStats
@@ -21,7 +26,7 @@ from ._storages.s3._sync import S3Storage
 from ._storages.sqlite._async import AsyncSQLiteStorage
 from ._storages.sqlite._sync import SQLiteStorage
 from ._sync._client import CacheClient
-from ._sync._storage import EntryWriter, ManagedStorage, Storage
+from ._sync._storage import EntryWriter, LeasingStorage, ManagedStorage, Storage
 from ._sync._transport import CacheTransport
 
 __version__ = "0.1.0"
@@ -32,6 +37,7 @@ __all__ = [
     "AsyncEntryWriter",
     "AsyncFileStorage",
     "AsyncInMemoryStorage",
+    "AsyncLeasingStorage",
     "AsyncManagedStorage",
     "AsyncRedisStorage",
     "AsyncS3Storage",
@@ -48,6 +54,7 @@ __all__ = [
     "Headers",
     "InMemoryStorage",
     "JSONSerializer",
+    "LeasingStorage",
     "ManagedStorage",
     "PickleSerializer",
     "RedisStorage",

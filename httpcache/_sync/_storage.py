@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from .._models import Entry, StorageStats
 
-__all__ = ["EntryWriter", "ManagedStorage", "Storage"]
+__all__ = ["EntryWriter", "LeasingStorage", "ManagedStorage", "Storage"]
 
 
 @runtime_checkable
@@ -95,4 +95,32 @@ class ManagedStorage(Storage, Protocol):
 
     def health(self) -> bool:
         """Tell whether the backend is reachable."""
+        ...
+
+
+@runtime_checkable
+class LeasingStorage(Storage, Protocol):
+    """A storage that can also lend a key to one holder at a time, across processes.
+
+    The optional capability behind cross-process request collapsing: the request
+    that holds a key's lease goes to the origin, requests elsewhere wait for the
+    lease to come back and then look in the storage again. A storage without it
+    still works; requests then collapse within one process only.
+
+    A lease is advisory and short: it lapses by itself ``ttl`` seconds after it was
+    taken, so a holder that crashed or hung never blocks the others for longer.
+    Leases live apart from entries: taking or dropping one never changes an entry,
+    and ``clear()`` may drop them.
+    """
+
+    def acquire_lease(self, key: str, ttl: float) -> str | None:
+        """Take the lease of ``key`` for ``ttl`` seconds and return its token.
+
+        Return ``None`` when another holder has it and it has not lapsed. A lapsed
+        lease is taken over. Never waits for the lease.
+        """
+        ...
+
+    def release_lease(self, key: str, token: str) -> None:
+        """Give the lease of ``key`` back, if ``token`` still holds it (else do nothing)."""
         ...

@@ -273,8 +273,9 @@ class AsyncS3Storage(StorageLifetime):
         with storage_errors("reading a record"):
             try:
                 response = await client.get_object(Bucket=self._bucket, Key=name)
-                async with response["Body"] as stream:
-                    data: bytes = await stream.read()
+                body = response["Body"]
+                async with body:  # read through the body (see ``chunks``)
+                    data: bytes = await body.read()
             except Exception as exc:
                 if not is_not_found(exc):
                     raise

@@ -85,9 +85,11 @@ class AsyncClientHolder:
 
 
 async def chunks(body: Any) -> AsyncIterator[bytes]:
-    async with body as stream:
+    # ``async with body`` yields the body itself in aiobotocore 3, its aiohttp response in 2:
+    # read through the body in both.
+    async with body:
         with storage_errors("reading a body"):
-            async for chunk in stream.iter_chunks(READ_CHUNK):
+            async for chunk in body.iter_chunks(READ_CHUNK):
                 yield chunk
 
 
