@@ -7,6 +7,7 @@ awaits or does I/O.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import httpx
 
@@ -15,8 +16,15 @@ from ._options import CacheOptions
 from ._policy._decisions import CacheRequest
 from ._policy._keys import normalize_url, primary_key
 from ._policy._rules import match_rule
+from ._policy._validation import USER_CONDITIONALS
 
-__all__ = ["REQUEST_EXTENSIONS", "cache_request", "response_head", "with_cache_status"]
+__all__ = [
+    "REQUEST_EXTENSIONS",
+    "background_exchange",
+    "cache_request",
+    "response_head",
+    "with_cache_status",
+]
 
 logger = logging.getLogger("httpcache.transport")
 
@@ -66,6 +74,24 @@ def cache_request(request: httpx.Request, options: CacheOptions) -> CacheRequest
         force_cache=bool(ext.get("httpcache_force_cache", force_cache)),
         ttl=rule_ttl if ttl is None else float(ttl),
     )
+
+
+def background_exchange(
+    request: httpx.Request, creq: CacheRequest
+) -> tuple[httpx.Request, CacheRequest]:
+    """The request that revalidates, in the background, a response served stale for ``request``.
+
+    The cache's own request (RFC 5861 §3): a GET (a HEAD was answered from a stored GET,
+    whose body the refresh renews too) without the user's conditional fields, whose
+    answer was for the user's request alone; the cache adds its own validators.
+    """
+    headers = [
+        (name, value)
+        for name, value in request.headers.raw
+        if name.lower() not in USER_CONDITIONALS
+    ]
+    outgoing = httpx.Request("GET", request.url, headers=headers, extensions=request.extensions)
+    return outgoing, replace(creq, method="GET", headers=tuple(headers))
 
 
 def response_head(response: httpx.Response) -> ResponseHead:

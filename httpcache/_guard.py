@@ -262,6 +262,16 @@ class _GuardBase:
 class AsyncStorageGuard(_GuardBase):
     """Call an async storage under the deadline and the breaker."""
 
+    async def call_soon(self, what: str, method: Callable[..., Any], *args: Any) -> None:
+        """Make a best-effort call whose result nobody needs (``record_hit``).
+
+        Awaited like :meth:`call`: on an event loop it costs no thread hop.
+        """
+        await self.call(what, method, *args)
+
+    async def drain(self) -> None:
+        """Wait for best-effort calls still under way (none: each was awaited)."""
+
     async def call(self, what: str, method: Callable[..., Any], *args: Any) -> Any:
         """Return ``await method(*args)``, or :data:`FAILED` if it failed or was skipped."""
         if not self._admit(what):
@@ -290,6 +300,9 @@ class AsyncStorageGuard(_GuardBase):
         self._succeeded(what)
         return result
 
+
+_DETACHED_LIMIT = 64
+"""Most best-effort calls (``call_soon``) waiting for a worker at once; more are dropped."""
 
 _STATE = threading.Lock()
 """Guards the hand-over of a :class:`_Call` between the waiting thread and a worker."""
@@ -325,6 +338,27 @@ class _Call:
     def abandon(self) -> None:
         with _STATE:
             self.abandoned = True
+
+
+class _Detached(_Call):
+    """A best-effort call that nobody waits for: its outcome goes straight to the guard."""
+
+    __slots__ = ("guard", "what")
+
+    def __init__(
+        self, guard: StorageGuard, what: str, method: Callable[..., Any], args: tuple[Any, ...]
+    ) -> None:
+        super().__init__(method, args)
+        self.guard = guard
+        self.what = what
+
+    def run(self) -> None:
+        try:
+            self.method(*self.args)
+        except Exception as exc:
+            self.guard._detached_done(self.what, exc)
+        else:
+            self.guard._detached_done(self.what, None)
 
 
 class _Workers:
@@ -381,6 +415,8 @@ class StorageGuard(_GuardBase):
         super().__init__(storage, options)
         self._workers: _Workers | None = None
         self._workers_lock = threading.Lock()
+        self._detached = 0  # call_soon calls handed over and not yet run
+        self._drained = threading.Condition(self._workers_lock)
 
     def _pool(self) -> _Workers:
         if self._workers is None:
@@ -406,6 +442,52 @@ class StorageGuard(_GuardBase):
         if call.error is not None:
             raise call.error
         return call.result
+
+    def call_soon(self, what: str, method: Callable[..., Any], *args: Any) -> None:
+        """Make a best-effort call whose result nobody needs (``record_hit``), without waiting.
+
+        A storage called directly is called directly; otherwise the call is handed to a
+        worker thread and the caller goes on at once, so a cache hit costs one thread hop
+        (its lookup), not two. Its failure counts like any other. With ``strict`` it is an
+        ordinary :meth:`call`, so that errors reach the caller. When
+        :data:`_DETACHED_LIMIT` such calls are already waiting for a worker (a slow
+        backend), the call is dropped: a hit count is best effort.
+        """
+        if self._direct or self._options.strict:
+            self.call(what, method, *args)
+            return
+        if not self._admit(what):
+            return
+        with self._workers_lock:
+            if self._detached >= _DETACHED_LIMIT:
+                dropped = True
+            else:
+                dropped = False
+                self._detached += 1
+        if dropped:
+            self._released()
+            logger.debug("storage %s: %s dropped, too many waiting", self._name, what)
+            return
+        self._pool().submit(_Detached(self, what, method, args))
+
+    def drain(self) -> None:
+        """Wait for the best-effort calls handed to workers to run (at most the deadline).
+
+        The transport drains before it closes, so the hits of its last requests reach the
+        storage before anybody closes it.
+        """
+        with self._drained:
+            self._drained.wait_for(lambda: self._detached == 0, timeout=self._timeout)
+
+    def _detached_done(self, what: str, error: Exception | None) -> None:
+        with self._workers_lock:
+            self._detached -= 1
+            if not self._detached:
+                self._drained.notify_all()
+        if error is None:
+            self._succeeded(what)
+        else:
+            self._failed(what, error)
 
     def call(self, what: str, method: Callable[..., Any], *args: Any) -> Any:
         """Return ``method(*args)``, or :data:`FAILED` if it failed or was skipped."""

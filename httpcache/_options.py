@@ -212,6 +212,15 @@ class CacheOptions:
             pattern matches a request's URL applies to it. A request extension overrides
             the matching rule's field; a rule's ``ttl``, ``force_cache`` and ``cache=False``
             apply whatever the response's headers say.
+        stale_while_revalidate: Serve a stale stored response at once, for up to this
+            many seconds past its freshness lifetime, and revalidate it in the background
+            (RFC 5861 §3), when the response carries no ``stale-while-revalidate``
+            directive of its own (the directive's window wins when it has one). ``None``
+            (the default): only the directive allows it. Never for responses that must not
+            be served stale (``must-revalidate``, ``no-cache``, and when shared
+            ``proxy-revalidate`` or ``s-maxage``), nor for requests with ``no-cache``,
+            ``max-age`` exceeded or ``min-fresh``. At most one background revalidation
+            runs per key at a time.
     """
 
     shared: bool = False
@@ -238,6 +247,7 @@ class CacheOptions:
     url_rules: Sequence[URLRule] = ()
     refresh: bool = False
     offline: bool = False
+    stale_while_revalidate: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))
@@ -262,6 +272,8 @@ class CacheOptions:
             raise ConfigurationError("storage_max_cooldown must be at least storage_cooldown")
         if not self.collapse_timeout >= 0:
             raise ConfigurationError("collapse_timeout must not be negative")
+        if self.stale_while_revalidate is not None and not self.stale_while_revalidate >= 0:
+            raise ConfigurationError("stale_while_revalidate must not be negative")
         if not callable(self.clock):
             raise ConfigurationError("clock must be a callable returning seconds")
         object.__setattr__(self, "url_rules", _rule_tuple(self.url_rules))

@@ -3,19 +3,21 @@
 The async source calls ``await arun_blocking(fn, *args)`` to run blocking I/O
 (file system, sqlite3) in a worker thread; ``scripts/unasync.py`` rewrites that
 to ``run_blocking(fn, *args)``, a plain call, in the generated sync code.
-Likewise ``AsyncSignal`` (an anyio event) becomes ``Signal`` (a threading event).
+Likewise ``AsyncSignal`` (an anyio event) becomes ``Signal`` (a threading event), and
+``asleep`` (anyio's) becomes ``sleep`` (``time.sleep``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 
-__all__ = ["AsyncSignal", "Signal", "arun_blocking", "run_blocking"]
+__all__ = ["AsyncSignal", "Signal", "arun_blocking", "asleep", "run_blocking", "sleep"]
 
 _T = TypeVar("_T")
 
@@ -28,6 +30,16 @@ async def arun_blocking(fn: Callable[..., _T], *args: object) -> _T:
 def run_blocking(fn: Callable[..., _T], *args: object) -> _T:
     """Run a blocking call (the sync twin of :func:`arun_blocking`)."""
     return fn(*args)
+
+
+async def asleep(seconds: float) -> None:
+    """Pause this task for ``seconds``."""
+    await anyio.sleep(seconds)
+
+
+def sleep(seconds: float) -> None:
+    """Pause this thread for ``seconds`` (the sync twin of :func:`asleep`)."""
+    time.sleep(seconds)
 
 
 class AsyncSignal:

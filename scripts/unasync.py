@@ -52,6 +52,7 @@ SUBS: list[tuple[str, str]] = [
     ("async_storage_from_url", "storage_from_url"),
     ("aclose", "close"),
     ("arun_blocking", "run_blocking"),
+    ("asleep", "sleep"),
     ("aread", "read"),
     ("aiter_bytes", "iter_bytes"),
     ("handle_async_request", "handle_request"),

@@ -416,3 +416,113 @@ def test_default_storage_timeout_is_half_a_second_or_the_environment_variable(
         monkeypatch.setenv("HTTPCACHE_STORAGE_TIMEOUT", bad)
         with pytest.raises(ConfigurationError, match=r"storage_timeout|HTTPCACHE_STORAGE_TIMEOUT"):
             CacheOptions()
+
+
+# -- best-effort calls nobody waits for (call_soon: record_hit) ------------------------------
+
+
+def _wait_for(condition: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_sync_call_soon_returns_before_the_call_runs_on_a_worker() -> None:
+    guard = StorageGuard(InMemoryStorage(), CacheOptions(storage_timeout=5))
+    guard._direct = False  # as for Redis or S3
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def record_hit() -> None:
+        gate.wait(10)
+        ran.append(threading.current_thread().name)
+
+    guard.call_soon("record_hit", record_hit)
+    assert ran == []  # the caller did not wait
+    gate.set()
+    _wait_for(lambda: ran)
+    assert ran == ["httpcache-storage"]
+
+
+def test_sync_call_soon_failure_opens_the_breaker_once(caplog: pytest.LogCaptureFixture) -> None:
+    guard = StorageGuard(InMemoryStorage(), CacheOptions(storage_timeout=5))
+    guard._direct = False
+
+    def record_hit() -> None:
+        raise OSError("connection reset")
+
+    with caplog.at_level(logging.WARNING, logger="httpcache"):
+        guard.call_soon("record_hit", record_hit)
+        _wait_for(lambda: not guard.available)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "record_hit" in warnings[0].getMessage()
+    guard.call_soon("record_hit", record_hit)  # skipped while the circuit is open
+    assert guard._detached == 0
+
+
+def test_sync_call_soon_is_an_ordinary_call_when_strict_or_direct() -> None:
+    guard = StorageGuard(InMemoryStorage(), CacheOptions(strict=True, storage_timeout=5))
+    guard._direct = False
+
+    def record_hit() -> None:
+        raise OSError("connection reset")
+
+    with pytest.raises(StorageError):
+        guard.call_soon("record_hit", record_hit)
+    direct = StorageGuard(InMemoryStorage(), CacheOptions())
+    threads: list[str] = []
+    direct.call_soon("record_hit", lambda: threads.append(threading.current_thread().name))
+    assert threads == [threading.current_thread().name]
+
+
+def test_sync_call_soon_drops_calls_beyond_the_limit_while_workers_are_busy() -> None:
+    guard = StorageGuard(InMemoryStorage(), CacheOptions(storage_timeout=5))
+    guard._direct = False
+    guard._WORKERS = 1
+    gate = threading.Event()
+    ran: list[int] = []
+    lock = threading.Lock()
+
+    def record_hit(n: int) -> None:
+        gate.wait(10)
+        with lock:
+            ran.append(n)
+
+    for n in range(guard_module._DETACHED_LIMIT + 10):
+        guard.call_soon("record_hit", record_hit, n)
+    assert guard._detached == guard_module._DETACHED_LIMIT
+    gate.set()
+    _wait_for(lambda: guard._detached == 0)
+    assert sorted(ran) == list(range(guard_module._DETACHED_LIMIT))
+
+
+def test_sync_hit_on_a_worker_storage_makes_one_waited_hop() -> None:
+    """A hit through a storage called on workers waits for its lookup only."""
+
+    class Remote(InMemoryStorage):
+        waited: ClassVar[list[str]] = []
+
+    options = CacheOptions(storage_timeout=5)
+    storage = Remote()
+    transport = CacheTransport(
+        httpx.MockTransport(lambda r: httpx.Response(200, headers=FRESH, content=b"x")),
+        storage=storage,
+        options=options,
+    )
+    transport._guard._direct = False
+    calls: list[str] = []
+    real_run = transport._guard._run
+
+    def run(what: str, method: Any, args: tuple[Any, ...]) -> Any:
+        calls.append(what)
+        return real_run(what, method, args)
+
+    transport._guard._run = run  # type: ignore[method-assign]
+    with httpx.Client(transport=transport) as client:
+        client.get("https://example.com/a")
+        calls.clear()
+        hit = client.get("https://example.com/a")
+    assert hit.extensions["from_cache"] is True
+    assert calls == ["get_entries"]  # record_hit went to a worker without a wait
+    _wait_for(lambda: storage.get_entries("https://example.com/a")[0].hits == 1)

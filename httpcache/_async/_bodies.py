@@ -75,13 +75,13 @@ class AsyncTeeBody(httpx.AsyncByteStream):
         return self._writer is not None
 
     def on_done(self, callback: Any) -> None:
-        """Call ``callback()`` once the store is committed or aborted."""
+        """Call (and await) ``callback()`` once the store is committed or aborted."""
         self._on_done = callback
 
-    def _finished(self) -> None:
+    async def _finished(self) -> None:
         callback, self._on_done = self._on_done, None
         if callback is not None:
-            callback()
+            await callback()
 
     def on_abort(self, extensions: dict[str, Any], status: str) -> None:
         """Set ``extensions["cache_status"]`` to ``status`` if the store is aborted."""
@@ -98,7 +98,7 @@ class AsyncTeeBody(httpx.AsyncByteStream):
                 self._not_stored_after_all()
                 await self._transport._storage_call("abort", writer.abort)
         finally:
-            self._finished()
+            await self._finished()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         limit = self._transport.options.max_entry_size
@@ -127,7 +127,7 @@ class AsyncTeeBody(httpx.AsyncByteStream):
             if not await self._transport._commit(writer, self._entry, self._plan):
                 self._not_stored_after_all()
         finally:
-            self._finished()
+            await self._finished()
 
     async def aclose(self) -> None:
         await self._abort()

@@ -5,8 +5,10 @@ become the key's *leader*. If another request already leads, it gets that flight
 waits for it to land, then looks in the storage again (and usually finds the leader's
 response there). A flight lands when the leader's response is stored, or is known not to
 be: not storable, failed, aborted, or (for a body the user streams) committed or dropped.
-Waiters never wait longer than ``CacheOptions.collapse_timeout``; after that, or when
-the second look finds nothing usable, they go to the origin themselves.
+Waiters wait ``CacheOptions.collapse_timeout`` at most, counted from when the flight
+started or, when its leader first waited for another process (:mod:`._leases`), from
+when the leader went to the origin; after that, or when the second look finds nothing
+usable, they go to the origin themselves.
 
 A request that looked in the storage before a flight of its key landed and asks to lead
 only afterwards must look again rather than make a second origin request: every landing
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import OrderedDict
 
 from .._synchronization import AsyncSignal
@@ -30,13 +33,26 @@ _LANDINGS_KEPT = 1024
 class AsyncFlight:
     """One origin request in flight for a key, that other requests may wait for."""
 
-    __slots__ = ("_flights", "_landed", "key", "signal")
+    __slots__ = ("_flights", "_landed", "deadline", "key", "signal")
 
-    def __init__(self, flights: AsyncFlights, key: str) -> None:
+    def __init__(self, flights: AsyncFlights, key: str, timeout: float) -> None:
         self._flights = flights
         self._landed = False
         self.key = key
         self.signal = AsyncSignal()
+        self.deadline = time.monotonic() + timeout
+        """When waiters stop waiting (monotonic seconds); :meth:`extend` moves it."""
+
+    def extend(self, timeout: float) -> None:
+        """Let waiters wait until ``timeout`` seconds from now (the leader goes to the origin)."""
+        self.deadline = max(self.deadline, time.monotonic() + timeout)
+
+    async def wait(self) -> bool:
+        """Wait until the flight lands or its deadline passes; tell whether it landed."""
+        while (remaining := self.deadline - time.monotonic()) > 0:
+            if await self.signal.wait(remaining):
+                return True
+        return self._landed
 
     def land(self) -> None:
         """End the flight (once; later calls do nothing) and wake its waiters."""
@@ -50,7 +66,8 @@ class AsyncFlight:
 class AsyncFlights:
     """The flights of one transport, by cache key. Safe across threads and tasks."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._flying: dict[str, AsyncFlight] = {}
         self._counter = itertools.count(1)
@@ -72,7 +89,7 @@ class AsyncFlights:
                 return None, theirs
             if self._landings.get(key, 0) > mark:
                 return None, None
-            mine = self._flying[key] = AsyncFlight(self, key)
+            mine = self._flying[key] = AsyncFlight(self, key, self._timeout)
             return mine, None
 
     def _landed(self, flight: AsyncFlight) -> None:

@@ -63,6 +63,8 @@ class Serve:
     ttl: int
     stale: bool = False
     with_body: bool = True
+    background: Revalidate | Forward | None = None
+    """A request to send behind the response, which is served stale meanwhile (RFC 5861 §3)."""
 
 
 @dataclass(frozen=True, slots=True)

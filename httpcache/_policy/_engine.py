@@ -9,8 +9,10 @@ Two entry points, both pure (``now`` and the stored entries are arguments):
   request into a :class:`ResponsePlan`: what to store, freshen, delete or
   invalidate, and whether to answer from storage after all.
 
-:func:`stale_on_error` says whether a stored response may stand in for an origin
-error (RFC 9111 §4.2.4, RFC 5861 §4).
+:func:`stale_on_error` (from :mod:`._serving`) says whether a stored response may
+stand in for an origin error (RFC 9111 §4.2.4, RFC 5861 §4). A :class:`Serve` with a
+``background`` request serves a stale response while that request revalidates it
+(``stale-while-revalidate``, RFC 5861 §3).
 
 Invariants: nothing here raises on received values; every served response's
 ``Age`` is the current age (RFC 9111 §4, A-8); stale content is only served when
@@ -20,12 +22,11 @@ something explicitly allows it (X-1) and nothing forbids it (X-2, X-3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .._models import Entry, Headers, RequestHead, ResponseHead
 from . import _headers
-from ._age import MAX_AGE_VALUE, current_age
 from ._cache_control import (
     RequestCacheControl,
     ResponseCacheControl,
@@ -41,7 +42,7 @@ from ._decisions import (
     Revalidate,
     Serve,
 )
-from ._freshness import date_value, freshness_lifetime
+from ._freshness import date_value
 from ._invalidation import SAFE_METHODS, invalidated_urls
 from ._keys import (
     normalize_url,
@@ -50,16 +51,19 @@ from ._keys import (
     variant_key,
     vary_values_match,
 )
+from ._serving import Freshness as _Freshness
+from ._serving import freshness as _freshness
+from ._serving import in_background, stale_on_error, while_revalidating
+from ._serving import serve as _serve
+from ._serving import stale_forbidden as _stale_forbidden
 from ._storing import HEURISTIC_STATUSES, headers_for_storage, may_store
 from ._validation import (
     ORIGIN_ONLY_PRECONDITIONS,
     USER_CONDITIONALS,
     conditional_headers,
-    evaluate_preconditions,
     has_validator,
     is_user_conditional,
     merge_headers,
-    not_modified_headers,
     select_for_update,
 )
 from ._vary import parse_vary
@@ -80,9 +84,6 @@ __all__ = [
     "on_response",
     "stale_on_error",
 ]
-
-_ERROR_STATUSES = frozenset({500, 502, 503, 504})
-"""What RFC 5861 §4 counts as an error, besides failing to connect (X-15)."""
 
 _REQUEST_DIRECTIVE_FIELDS = frozenset({b"cache-control", b"pragma"})
 """The only fields :func:`parse_request_cache_control` reads (RFC 9111 §5.2.1, §5.4)."""
@@ -135,74 +136,6 @@ def _preference(entry: Entry) -> tuple[bool, bool, float, float]:
         date_value(entry.response.headers, entry.response_time),
         entry.response_time,
     )
-
-
-# --- serving ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Freshness:
-    age: float
-    lifetime: float
-    cc: ResponseCacheControl
-
-    @property
-    def fresh(self) -> bool:
-        return self.lifetime > self.age
-
-    @property
-    def staleness(self) -> float:
-        return self.age - self.lifetime
-
-
-def _freshness(entry: Entry, now: float, options: CacheOptions) -> _Freshness:
-    headers = entry.response.headers
-    age = current_age(headers, entry.request_time, entry.response_time, now)
-    cc = parse_response_cache_control(headers)
-    if entry.force_cached:
-        ttl = entry.ttl if entry.ttl is not None else options.force_cache_ttl
-        forced = float(MAX_AGE_VALUE) if ttl is None else ttl
-        return _Freshness(max(0.0, now - entry.response_time), forced, cc)
-    lifetime = freshness_lifetime(entry.response.status, headers, cc, entry.response_time, options)
-    return _Freshness(age, lifetime.seconds, cc)
-
-
-def _served_headers(entry: Entry, age: float) -> Headers:
-    """The stored header section with ``Age`` set to the current age (A-8, A-9)."""
-    value = min(max(int(age), 0), MAX_AGE_VALUE)
-    return _headers.set_header(entry.response.headers, b"age", str(value).encode("ascii"))
-
-
-def _serve(
-    entry: Entry,
-    state: _Freshness,
-    request: CacheRequest,
-    *,
-    stale: bool,
-    conditional: bool | None = None,
-) -> Serve:
-    headers = _served_headers(entry, state.age)
-    ttl = int(state.lifetime - state.age)
-    if conditional is None:
-        conditional = is_user_conditional(request.headers)
-    if conditional and evaluate_preconditions(request.headers, entry):
-        return Serve(entry, 304, not_modified_headers(headers), int(state.age), ttl, stale, False)
-    return Serve(
-        entry,
-        entry.response.status,
-        headers,
-        int(min(state.age, MAX_AGE_VALUE)),
-        ttl,
-        stale,
-        request.method != "HEAD",
-    )
-
-
-def _stale_forbidden(cc: ResponseCacheControl, options: CacheOptions) -> bool:
-    """X-2, X-3, D-9: directives that forbid serving a stale response."""
-    if cc.must_revalidate or cc.no_cache:
-        return True
-    return options.shared and (cc.proxy_revalidate or cc.s_maxage is not None)
 
 
 def _immutable_applies(entry: Entry, state: _Freshness) -> bool:
@@ -359,6 +292,12 @@ def on_request(
         may_serve, stale = True, False  # collapsed: validated for us while we waited
     if may_serve:
         return _serve(best, state, request, stale=stale, conditional=conditional)
+    if while_revalidating(best, state, req_cc, options):  # RFC 5861 §3
+        validators = conditional_headers(best) if has_validator(best) else None
+        background = None if only_if_cached else in_background(best, candidates, validators)
+        return _serve(
+            best, state, request, stale=True, conditional=conditional, background=background
+        )
     if only_if_cached:
         return GatewayTimeout()
 
@@ -369,36 +308,6 @@ def on_request(
     if has_validator(best):
         return Revalidate(best, candidates, conditional_headers(best), reason)
     return Forward(reason, candidates=candidates, fallback=fallback)
-
-
-def stale_on_error(
-    request: CacheRequest,
-    entry: Entry,
-    error_status: int | None,
-    now: float,
-    options: CacheOptions,
-) -> Serve | None:
-    """Return a stale response to serve instead of an origin error, or ``None``.
-
-    ``error_status`` is the origin's status, or ``None`` when it could not be
-    reached. Only 500, 502, 503 and 504 count as errors (X-15). Allowed by the
-    response's ``stale-if-error`` (X-12, X-13), the request's (X-14) or the
-    ``allow_stale`` option (X-5), and never against ``must-revalidate``,
-    ``no-cache`` or, when shared, ``proxy-revalidate``/``s-maxage`` (X-2, X-4, D-9).
-    """
-    if error_status is not None and error_status not in _ERROR_STATUSES:
-        return None
-    state = _freshness(entry, now, options)
-    if state.fresh or entry.invalidated or _stale_forbidden(state.cc, options):
-        return None
-    req_cc = parse_request_cache_control(request.headers)
-    allowed = options.allow_stale
-    for limit in (state.cc.stale_if_error, req_cc.stale_if_error):
-        if limit is not None and state.staleness <= limit:
-            allowed = True
-    if not allowed:
-        return None
-    return _serve(entry, state, request, stale=True)
 
 
 # --- responses -------------------------------------------------------------

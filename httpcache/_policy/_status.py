@@ -24,7 +24,7 @@ def cache_status(
     when stale. ``detail`` (§2.8) is an sf-token such as ``storage-unavailable``.
     The ``key`` parameter is never emitted (RFC 9211 §6).
     """
-    if hit and ttl is not None:  # the hit path's member, without the list
+    if hit and ttl is not None and detail is None:  # the hit path's member, without the list
         return f"{CACHE_NAME}; hit; ttl={ttl}"
     parts = [CACHE_NAME]
     if hit:

@@ -75,7 +75,7 @@ class TeeBody(httpx.SyncByteStream):
         return self._writer is not None
 
     def on_done(self, callback: Any) -> None:
-        """Call ``callback()`` once the store is committed or aborted."""
+        """Call (and await) ``callback()`` once the store is committed or aborted."""
         self._on_done = callback
 
     def _finished(self) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from .._exchange import cache_request, response_head, with_cache_status
+from .._background import Background
+from .._exchange import background_exchange, cache_request, response_head, with_cache_status
 from .._guard import FAILED, StorageGuard
 from .._models import Entry
 from .._options import CacheOptions
@@ -38,7 +39,8 @@ from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
 from .._policy._status import cache_status
 from ._bodies import StoredBody, TeeBody
-from ._flights import Flights
+from ._flights import Flight, Flights
+from ._leases import Leases
 from ._storage import EntryWriter, Storage
 from ._storage_choice import choose_storage
 
@@ -50,6 +52,26 @@ _INVALIDATIONS_KEPT = 1024
 _FAILED: Any = FAILED
 """Returned by ``_storage_call`` when the storage failed, timed out or was skipped."""
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class _Landing:
+    """Ends a flight once: wakes this process's waiters, then gives the lease back."""
+
+    __slots__ = ("_done", "_flight", "_key", "_leases", "token")
+
+    def __init__(self, flight: Flight, leases: Leases, key: str) -> None:
+        self._flight = flight
+        self._leases = leases
+        self._key = key
+        self._done = False
+        self.token: str | None = None
+
+    def __call__(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._flight.land()
+        self._leases.give_back(self._key, self.token)
 
 
 class CacheTransport(httpx.BaseTransport):
@@ -95,7 +117,9 @@ class CacheTransport(httpx.BaseTransport):
         self._transport = transport if transport is not None else httpx.HTTPTransport()
         self._options = options if options is not None else CacheOptions()
         self._guard = StorageGuard(self._storage, self._options)
-        self._flights = Flights()
+        self._flights = Flights(self._options.collapse_timeout)
+        self._leases = Leases(self._storage, self._guard, self._options)
+        self._background = Background()
         # I-9: key -> (order mark when invalidated, sequence of the invalidating exchange)
         self._invalidated: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._invalidated_lock = threading.Lock()
@@ -242,9 +266,12 @@ class CacheTransport(httpx.BaseTransport):
                 return None
             stream = StoredBody(opened)
         if self._options.record_hits:
-            self._storage_call("record_hit", self._storage.record_hit, serve.entry)
+            # Best effort, and nobody waits for it (sync: no second thread hop on a hit).
+            self._guard.call_soon("record_hit", self._storage.record_hit, serve.entry)
         if fwd is not None:  # the origin was contacted (E-10)
             member = cache_status(hit=False, fwd=fwd, fwd_status=fwd_status, ttl=serve.ttl)
+        elif serve.background is not None:  # RFC 5861 §3: revalidated behind this response
+            member = cache_status(hit=True, ttl=serve.ttl, detail="stale-while-revalidate")
         else:
             member = cache_status(hit=True, ttl=serve.ttl)
         headers: Any = serve.headers
@@ -343,6 +370,15 @@ class CacheTransport(httpx.BaseTransport):
         mark: int | None,
     ) -> httpx.Response:
         """Carry out ``on_request``'s decision; ``mark`` is ``None`` after a collapse."""
+        if isinstance(decision, Serve) and decision.background is not None:
+            refresh = decision.background
+            if not (
+                self._background.running(creq.key)
+                or self._background.start(creq.key, self._refresh, request, creq, refresh)
+            ):  # closed, or too many at once: revalidate before answering instead
+                if isinstance(refresh, Forward):
+                    refresh = replace(refresh, fallback=decision.entry)
+                decision = refresh
         if isinstance(decision, Serve):
             response = self._from_storage(decision, creq, revalidated=False)
             if response is not None:
@@ -372,23 +408,38 @@ class CacheTransport(httpx.BaseTransport):
         decision: Revalidate | Forward,
         mark: int,
     ) -> httpx.Response:
-        """Forward as the key's only request in flight, or wait for the one that is."""
+        """Forward as the key's only request in flight, or wait for the one that is.
+
+        In this process the flights decide (``_flights``); across processes, the storage's
+        lease, when it has leases (``_leases``).
+        """
         arrived = self._options.clock()
         mine, theirs = self._flights.lead(creq.key, mark)
         if mine is None:
             if theirs is not None:
-                theirs.signal.wait(self._options.collapse_timeout)
+                theirs.wait()
             return self._after_flight(request, replace(creq, validated_since=arrived))
+        landing = _Landing(mine, self._leases, creq.key)
         try:
+            landing.token, waited = self._leases.take(creq.key, mine.deadline)
+            if waited:  # another process went to the origin: look again
+                creq = replace(creq, validated_since=arrived)
+                entries = self._get_entries(creq.key)
+                again = on_request(creq, entries, self._options.clock(), self._options)
+                if not isinstance(again, (Revalidate, Forward)):
+                    landing()
+                    return self._answer(request, creq, again, None)
+                decision = again
+                mine.extend(self._options.collapse_timeout)
             response = self._forward(request, creq, decision)
         except BaseException:
-            mine.land()
+            landing()
             raise
         stream = response.stream
         if isinstance(stream, TeeBody) and stream.pending:
-            stream.on_done(mine.land)  # the body is stored as the user reads it
+            stream.on_done(landing)  # the body is stored as the user reads it
         else:
-            mine.land()
+            landing()
         return response
 
     def _after_flight(self, request: httpx.Request, creq: CacheRequest) -> httpx.Response:
@@ -398,23 +449,28 @@ class CacheTransport(httpx.BaseTransport):
         decision = on_request(creq, entries, options.clock(), options)
         return self._answer(request, creq, decision, None)
 
+    @staticmethod
+    def _outgoing(request: httpx.Request, decision: Revalidate | Forward) -> httpx.Request:
+        """The request sent to the origin: ``request``, with the validators of a revalidation."""
+        if not isinstance(decision, Revalidate):
+            return request
+        headers = request.headers.copy()
+        for name, value in decision.conditional_headers:
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+        return httpx.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+
     def _forward(
         self, request: httpx.Request, creq: CacheRequest, decision: Revalidate | Forward
     ) -> httpx.Response:
         options = self._options
-        outgoing = request
+        outgoing = self._outgoing(request, decision)
         fallback = decision.fallback if isinstance(decision, Forward) else decision.entry
-        if isinstance(decision, Revalidate):
-            headers = request.headers.copy()
-            for name, value in decision.conditional_headers:
-                headers[name.decode("latin-1")] = value.decode("latin-1")
-            outgoing = httpx.Request(
-                request.method,
-                request.url,
-                headers=headers,
-                stream=request.stream,
-                extensions=request.extensions,
-            )
         sequence = next(self._sequence)
         request_time = options.clock()
         try:
@@ -458,6 +514,57 @@ class CacheTransport(httpx.BaseTransport):
         if plan.store is None:
             return self._passed_on(response, creq, decision.reason, stored=False)
         return self._store(response, creq, decision, plan, sequence)
+
+    # -- stale-while-revalidate: refreshing behind a stale response (RFC 5861 §3) -----------
+
+    def _refresh(
+        self, request: httpx.Request, creq: CacheRequest, decision: Revalidate | Forward
+    ) -> None:
+        """Revalidate in the background what was just served stale; never raises an origin error.
+
+        What the origin sends is handled as a foreground answer would be (stored, freshening
+        on a 304, invalidating), except that nothing is served: a 304 only freshens, an
+        error (500, 502, 503, 504 or no response) leaves the stale response as it is, and a
+        new body is read to the end so that it is stored.
+        """
+        outgoing, creq = background_exchange(request, creq)
+        try:
+            self._refresh_with(outgoing, creq, decision)
+        except httpx.TransportError as exc:
+            logger.debug("background revalidation of %s failed: %r", normalize_url(creq.url), exc)
+
+    def _refresh_with(
+        self, request: httpx.Request, creq: CacheRequest, decision: Revalidate | Forward
+    ) -> None:
+        options = self._options
+        sequence = next(self._sequence)
+        request_time = options.clock()
+        response = self._transport.handle_request(self._outgoing(request, decision))
+        try:
+            response_time = max(options.clock(), request_time)
+            if response.status_code in _ERROR_STATUSES:
+                logger.debug(
+                    "background revalidation of %s: %d, kept the stale response",
+                    normalize_url(creq.url),
+                    response.status_code,
+                )
+                return
+            head = response_head(response)
+            plan = on_response(creq, decision, head, request_time, response_time, options)
+            if plan.retry:  # a 304 that matches no stored response: ask again, unconditionally
+                response.close()
+                self._refresh_with(request, creq, Forward(decision.reason))
+                return
+            self._apply(plan, creq, request, sequence)
+            if plan.serve is not None or plan.store is None:
+                return
+            stored = self._store(response, creq, decision, plan, sequence)
+            stream: Any = stored.stream
+            for _chunk in stream:  # the tee stores the body as it is read
+                pass
+            stored.close()
+        finally:
+            response.close()
 
     def _stale_instead(
         self, creq: CacheRequest, fallback: Entry | None, status: int | None, reason: str
@@ -544,7 +651,13 @@ class CacheTransport(httpx.BaseTransport):
         return self._commit(writer, entry, plan)
 
     def close(self) -> None:
-        """Close the wrapped transport, and the storage if this transport created it."""
+        """Close the wrapped transport, and the storage if this transport created it.
+
+        Background revalidations (``stale-while-revalidate``) running on this event loop
+        are cancelled first and waited for.
+        """
+        self._background.close()
+        self._guard.drain()  # the hits of the last requests, before the storage closes
         self._transport.close()
         if self._owns_storage:
             self._storage_call("close", self._storage.close)

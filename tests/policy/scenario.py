@@ -103,7 +103,7 @@ def fail() -> Origin:
 class Outcome:
     """What the user got and what happened on the way."""
 
-    kind: str  # "hit", "revalidated", "forwarded", "504", "stale-on-error", "error"
+    kind: str  # "hit", "swr", "revalidated", "forwarded", "504", "stale-on-error", "error"
     status: int
     headers: Headers
     sent: list[OriginRequest] = field(default_factory=list)
@@ -111,7 +111,7 @@ class Outcome:
 
     @property
     def hit(self) -> bool:
-        return self.kind in ("hit", "stale-on-error")
+        return self.kind in ("hit", "swr", "stale-on-error")
 
     @property
     def contacted_origin(self) -> bool:
@@ -179,10 +179,34 @@ class Scenario:
         stored = list(self.entries.get(creq.key, {}).values())
         decision = on_request(creq, stored, now, self.options)
         if isinstance(decision, Serve):
-            return Outcome("hit", decision.status, decision.headers, decision=decision)
+            kind = "hit" if decision.background is None else "swr"  # stale-while-revalidate
+            return Outcome(kind, decision.status, decision.headers, decision=decision)
         if isinstance(decision, GatewayTimeout):
             return Outcome("504", 504, (), decision=decision)
         return self._forward(creq, decision, now, at, delay)
+
+    def refresh(
+        self,
+        outcome: Outcome,
+        *,
+        at: float,
+        origin: Origin,
+        path: str = "/a",
+        headers: HeaderInput | None = None,
+        delay: float = 0,
+    ) -> Outcome:
+        """Run the background revalidation behind a ``"swr"`` outcome, as the transport does.
+
+        Like the transport, it sends a GET without the user's conditional fields.
+        """
+        assert isinstance(outcome.decision, Serve) and outcome.decision.background is not None
+        full_url = BASE + path
+        creq = CacheRequest("GET", full_url, h(headers), primary_key(full_url))
+        previous, self.origin = self.origin, origin
+        try:
+            return self._forward(creq, outcome.decision.background, T0 + at, at, delay)
+        finally:
+            self.origin = previous
 
     def _forward(
         self,

@@ -1,6 +1,6 @@
 """Serving stale responses: checklist section 5 (X rows), RFC 9111 §4.2.4, §4.3.3, RFC 5861 §4.
 
-stale-while-revalidate (X-7 to X-11) is not built yet and is not tested here.
+stale-while-revalidate (X-7 to X-11) is tested in test_stale_while_revalidate.py.
 A ``fail()`` origin simulates a connection failure or timeout; the outcome is
 then ``"stale-on-error"`` (a stored response stood in) or ``"error"`` (the
 transport error reaches the user).

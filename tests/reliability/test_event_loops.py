@@ -336,7 +336,7 @@ def _s3_settings(client: Any) -> tuple[object, object, object]:
 
 
 def test_event_loops_storage_made_s3_clients_have_cache_settings() -> None:
-    expected = (0.5, 0.5, {"mode": "standard", "total_max_attempts": 2})  # one retry
+    expected = (0.5, 2.0, {"mode": "standard", "total_max_attempts": 2})  # one retry
     sync = httpcache.S3Storage(bucket_name=BUCKET, endpoint_url=endpoint_url())
     try:
         assert _s3_settings(sync._client()) == expected

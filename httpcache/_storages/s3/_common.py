@@ -111,8 +111,14 @@ MEMO_BYTES = 8 * MiB
 """Bytes of remembered records at most (inline bodies included)."""
 CONNECT_TIMEOUT = 0.5
 """Seconds a client the storage makes waits to connect."""
-READ_TIMEOUT = 0.5
-"""Seconds a client the storage makes waits for data on a socket (per read, not per body)."""
+READ_TIMEOUT = 2.0
+"""Seconds a client the storage makes waits for data on a socket (per read, not per body).
+
+Longer than the connect timeout: S3 answers ``CompleteMultipartUpload`` and a large part's
+upload only once it has put them together, which takes more than 0.5 s on a busy server
+(seen with moto; a timed-out completion is retried against an upload that is gone). A
+request never waits for it beyond ``CacheOptions.storage_timeout``: the guard stops waiting
+(async: cancels) at that deadline."""
 RETRIES = 1
 """Retries (after the first attempt) of a client the storage makes: botocore's standard
 mode, which waits a random 0-1 s before its first retry and gives up on most errors."""

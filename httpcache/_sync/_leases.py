@@ -1,0 +1,85 @@
+"""Request collapsing across processes: the storage's lease on a key.
+
+In one process, :mod:`._flights` lets one request per key go to the origin. Across
+processes that share a storage, the request that leads in its process also takes the
+key's lease from the storage (:class:`~httpcache.LeasingStorage`, an optional
+capability: File, SQLite and Redis storages have it). When another process holds it,
+the leader polls for it (a few milliseconds apart at first, at most
+:data:`_LAST_POLL`) until it is free, then looks in the storage again, usually finding
+the other process's response there. It never waits past its flight's deadline
+(``CacheOptions.collapse_timeout``): then it goes to the origin anyway. A lease lapses
+by itself after ``collapse_timeout`` seconds, so a crashed holder blocks nobody for
+longer.
+
+Lease calls go through the storage guard like every other storage call: one that fails
+or times out is no lease (the request goes on alone), never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from .._guard import FAILED, StorageGuard
+from .._options import CacheOptions
+from .._synchronization import sleep
+
+__all__ = ["Leases"]
+
+logger = logging.getLogger("httpcache.transport")
+
+_FIRST_POLL = 0.005
+"""Seconds before the first look at a lease another process holds; doubled each time."""
+_LAST_POLL = 0.04
+"""Longest pause between two looks at a lease another process holds."""
+
+
+class Leases:
+    """The leases of one transport's storage, when it has them."""
+
+    def __init__(self, storage: Any, guard: StorageGuard, options: CacheOptions) -> None:
+        acquire = getattr(storage, "acquire_lease", None)
+        release = getattr(storage, "release_lease", None)
+        usable = callable(acquire) and callable(release) and options.collapse_timeout > 0
+        self._acquire = acquire if usable else None
+        self._release: Any = release
+        self._guard = guard
+        self._ttl = options.collapse_timeout
+
+    @property
+    def supported(self) -> bool:
+        """Tell whether the storage lends leases (and collapsing may wait at all)."""
+        return self._acquire is not None
+
+    def take(self, key: str, deadline: float) -> tuple[str | None, bool]:
+        """Take the lease of ``key``, waiting for another holder until ``deadline`` (monotonic).
+
+        Return ``(token, waited)``: the lease's token, or ``None`` when there is no lease
+        to hold (no capability, a storage failure, or the deadline passed); ``waited``
+        tells whether another process held it meanwhile, so the storage may now hold its
+        response and must be looked at again.
+        """
+        if self._acquire is None:
+            return None, False
+        token = self._guard.call("acquire_lease", self._acquire, key, self._ttl)
+        if token is FAILED:
+            return None, False
+        if token is not None:
+            return str(token), False
+        logger.debug("waiting for another process's request of %s", key)
+        pause = _FIRST_POLL
+        while (remaining := deadline - time.monotonic()) > 0:
+            sleep(min(pause, remaining))
+            pause = min(pause * 2, _LAST_POLL)
+            token = self._guard.call("acquire_lease", self._acquire, key, self._ttl)
+            if token is FAILED:
+                return None, True
+            if token is not None:
+                return str(token), True
+        return None, True
+
+    def give_back(self, key: str, token: str | None) -> None:
+        """Release the lease ``token`` of ``key`` (nothing when ``token`` is ``None``)."""
+        if token is not None:
+            self._guard.call("release_lease", self._release, key, token)
