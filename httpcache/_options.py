@@ -78,14 +78,17 @@ class URLRule:
             for ``ttl`` seconds or else ``CacheOptions.force_cache_ttl``.
         cache: ``False`` neither reads nor writes the cache for matching URLs, like the
             ``httpcache_bypass`` request extension.
+        cache_post: ``True`` or ``False`` turns body-keyed POST caching (see
+            ``CacheOptions.cache_post``) on or off for matching URLs; ``None`` (the
+            default) leaves it to ``CacheOptions.cache_post``.
 
     A rule with none of these set matches and leaves the request to ``CacheOptions``, so
     it exempts its URLs from the rules after it. Request extensions override the rule's
     corresponding fields.
 
     Raises:
-        ConfigurationError: An invalid pattern or ``ttl``, or ``cache=False`` with
-            ``ttl`` or ``force_cache``.
+        ConfigurationError: An invalid pattern or ``ttl``, ``cache=False`` with
+            ``ttl`` or ``force_cache``, or a ``cache_post`` that is not a bool or ``None``.
     """
 
     pattern: str | re.Pattern[str]
@@ -93,6 +96,7 @@ class URLRule:
     ttl: float | None = None
     force_cache: bool = False
     cache: bool = True
+    cache_post: bool | None = None
 
     def __post_init__(self) -> None:
         pattern = self.pattern
@@ -105,6 +109,8 @@ class URLRule:
             )
         if not isinstance(self.force_cache, bool) or not isinstance(self.cache, bool):
             raise ConfigurationError("URLRule force_cache and cache must be True or False")
+        if self.cache_post is not None and not isinstance(self.cache_post, bool):
+            raise ConfigurationError("URLRule cache_post must be True, False or None")
         ttl = self.ttl
         if ttl is not None:
             if (
@@ -221,6 +227,17 @@ class CacheOptions:
             ``proxy-revalidate`` or ``s-maxage``), nor for requests with ``no-cache``,
             ``max-age`` exceeded or ``min-fresh``. At most one background revalidation
             runs per key at a time.
+        cache_post: Cache POST requests by their body (not RFC 9111; the requests-cache
+            behaviour GraphQL and search endpoints want): a later POST to the same URL
+            with the same body and ``Content-Type`` is answered from the cache, under the
+            rules a GET follows (freshness, ``no-store``, ``Vary``...), except that a stale
+            response is never validated (it is fetched again). The SHA-256 of the
+            content type and body is added to the primary key
+            (``<key>#body=sha256:<hex>``), so the body is read into memory before the
+            request is sent (and then sent as read); a body larger than
+            ``max_entry_size`` is sent without caching. Such a POST, declared a query,
+            invalidates nothing. A rule's ``cache_post`` and the ``httpcache_cache_post``
+            request extension override it.
     """
 
     shared: bool = False
@@ -248,6 +265,7 @@ class CacheOptions:
     refresh: bool = False
     offline: bool = False
     stale_while_revalidate: float | None = None
+    cache_post: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))

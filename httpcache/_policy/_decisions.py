@@ -31,6 +31,13 @@ class CacheRequest:
     resolved against the client's options by the transport (``offline`` and
     ``refresh`` are the request's extension, or ``CacheOptions.offline`` /
     ``CacheOptions.refresh`` without one).
+
+    ``body_keyed`` marks an opted-in POST (``CacheOptions.cache_post``) whose ``key``
+    already holds its body's digest: it is looked up and stored like a GET under that
+    key, never validated, and invalidates nothing. Only a POST may be body-keyed.
+
+    Raises:
+        ValueError: ``body_keyed`` for a method other than POST.
     """
 
     method: str
@@ -47,9 +54,12 @@ class CacheRequest:
     """A collapsed request's own arrival time: a stored response that the origin sent or
     validated at or after it, for another request this one waited for, is as good as
     an answer to this one and is served without validating it again."""
+    body_keyed: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.upper())
+        if self.body_keyed and self.method != "POST":
+            raise ValueError(f"only a POST may be body-keyed, not a {self.method}")
 
 
 @dataclass(frozen=True, slots=True)

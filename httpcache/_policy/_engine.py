@@ -29,7 +29,6 @@ from .._models import Entry, Headers, RequestHead, ResponseHead
 from . import _headers
 from ._cache_control import (
     RequestCacheControl,
-    ResponseCacheControl,
     parse_request_cache_control,
     parse_response_cache_control,
 )
@@ -46,7 +45,6 @@ from ._freshness import date_value
 from ._invalidation import SAFE_METHODS, invalidated_urls
 from ._keys import (
     normalize_url,
-    resolve_reference,
     stored_request_headers,
     variant_key,
     vary_values_match,
@@ -56,7 +54,7 @@ from ._serving import freshness as _freshness
 from ._serving import in_background, stale_on_error, while_revalidating
 from ._serving import serve as _serve
 from ._serving import stale_forbidden as _stale_forbidden
-from ._storing import HEURISTIC_STATUSES, headers_for_storage, may_store
+from ._storing import HEURISTIC_STATUSES, headers_for_storage, may_store, post_stores_as_get
 from ._validation import (
     ORIGIN_ONLY_PRECONDITIONS,
     USER_CONDITIONALS,
@@ -95,13 +93,17 @@ _NO_REQUEST_DIRECTIVES = RequestCacheControl()
 # --- selection -------------------------------------------------------------
 
 
-def _answers(entry_method: str, request_method: str) -> bool:
-    """RFC 9111 §4, R-5, S-24: GET (or a cached POST) answers GET and HEAD; HEAD answers HEAD."""
+def _answers(entry_method: str, request_method: str, body_keyed: bool = False) -> bool:
+    """RFC 9111 §4, R-5, S-24: GET answers GET and HEAD; HEAD answers HEAD.
+
+    A POST answer reusable for GET (RFC 9110 §9.3.3) is stored as a GET's. A stored
+    POST (``CacheOptions.cache_post``) answers only a body-keyed POST.
+    """
     if request_method == "GET":
-        return entry_method in ("GET", "POST")
+        return entry_method == "GET"
     if request_method == "HEAD":
-        return entry_method in ("GET", "HEAD", "POST")
-    return False
+        return entry_method in ("GET", "HEAD")
+    return body_keyed and request_method == entry_method == "POST"
 
 
 def _selected(
@@ -117,7 +119,7 @@ def _selected(
     return [
         entry
         for entry in entries
-        if _answers(entry.request.method, request.method)
+        if _answers(entry.request.method, request.method, request.body_keyed)
         and (
             (anonymous and not entry.request.headers and parse_vary(entry.response.headers) == ())
             or vary_values_match(
@@ -180,11 +182,16 @@ def _miss(request: CacheRequest, entries: Sequence[Entry]) -> Forward | Revalida
 
     A response whose ``Vary`` is ``*`` (or unusable) never matches (RFC 9111 §4.1,
     R-11), but the origin can still confirm it with a 304: validate it when it
-    has validators and answers the same method and credentials.
+    has validators and answers the same method and credentials. A body-keyed POST
+    is never validated (an origin answers a conditional POST with 412, not 304).
     """
-    answering = [e for e in entries if _answers(e.request.method, request.method)]
+    answering = [
+        e for e in entries if _answers(e.request.method, request.method, request.body_keyed)
+    ]
     if not answering:
         return Forward("uri-miss")
+    if request.body_keyed:
+        return Forward("vary-miss")
     unmatchable = [
         e
         for e in answering
@@ -210,12 +217,16 @@ def _offline(
     The user asked never to contact the origin (a disconnected cache, §4.2.4), so
     nothing is validated and ``no-cache``/``must-revalidate`` responses are served
     too, unlike §5.2.2.2. Selection (method, Vary) still applies; what only the
-    origin can answer (unsafe methods, ``Range``, ``If-Match``...) or bypass is a 504.
+    origin can answer (unsafe methods other than a body-keyed POST, ``Range``,
+    ``If-Match``...) or bypass is a 504.
     """
-    if request.bypass or request.method not in ("GET", "HEAD"):
+    if request.bypass or (request.method not in ("GET", "HEAD") and not request.body_keyed):
         return GatewayTimeout()
     names = {name.lower() for name, _ in request.headers}
     if b"range" in names or not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
+        return GatewayTimeout()
+    conditional = not names.isdisjoint(USER_CONDITIONALS)
+    if conditional and request.body_keyed:  # RFC 9110 §13.1.2: only the origin answers it
         return GatewayTimeout()
     selected = _selected(request, entries, names)
     if not selected:
@@ -223,7 +234,6 @@ def _offline(
     best = selected[0] if len(selected) == 1 else max(selected, key=_preference)
     state = _freshness(best, now, options)
     stale = best.invalidated or not state.fresh
-    conditional = not names.isdisjoint(USER_CONDITIONALS)
     return _serve(best, state, request, stale=stale, conditional=conditional)
 
 
@@ -249,17 +259,21 @@ def on_request(
     """Decide how to answer ``request`` given the stored ``entries`` of its key (RFC 9111 §4).
 
     ``entries`` are every stored response under ``request.key`` (any method,
-    any variant); selection applies the method and Vary rules itself.
+    any variant); selection applies the method and Vary rules itself. A body-keyed
+    POST is decided as a GET is, except that it is never validated (nor served 304):
+    a stale one is forwarded as it is, with the entry as its stale-if-error fallback.
     """
     if request.offline:
         return _offline(request, entries, now, options)
     if request.bypass:
         return Forward("bypass", storable=False)
-    if request.method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD") and not request.body_keyed:
         return Forward("method", storable=request.method in options.cacheable_methods)
     names = {name.lower() for name, _ in request.headers}  # one pass over the request's fields
     if b"range" in names or not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
         return Forward("bypass", storable=False)
+    if request.body_keyed and not names.isdisjoint(USER_CONDITIONALS):
+        return Forward("bypass", storable=False)  # RFC 9110 §13.1.2: the origin's to answer
     if names.isdisjoint(_REQUEST_DIRECTIVE_FIELDS):
         req_cc = _NO_REQUEST_DIRECTIVES
     else:
@@ -292,7 +306,7 @@ def on_request(
         may_serve, stale = True, False  # collapsed: validated for us while we waited
     if may_serve:
         return _serve(best, state, request, stale=stale, conditional=conditional)
-    if while_revalidating(best, state, req_cc, options):  # RFC 5861 §3
+    if not request.body_keyed and while_revalidating(best, state, req_cc, options):  # RFC 5861 §3
         validators = conditional_headers(best) if has_validator(best) else None
         background = None if only_if_cached else in_background(best, candidates, validators)
         return _serve(
@@ -305,7 +319,7 @@ def on_request(
     fallback = best if not state.fresh else None
     if conditional:
         return Forward(reason, candidates=candidates, fallback=fallback)
-    if has_validator(best):
+    if has_validator(best) and not request.body_keyed:
         return Revalidate(best, candidates, conditional_headers(best), reason)
     return Forward(reason, candidates=candidates, fallback=fallback)
 
@@ -348,26 +362,14 @@ def _new_entry(
 
 
 def _worth_storing(entry: Entry, options: CacheOptions) -> bool:
-    """Choices table: a response with no validator and no freshness is never reusable."""
-    if entry.force_cached or has_validator(entry):
+    """Choices table: a response with no validator and no freshness is never reusable.
+
+    A stored POST (body-keyed) is never validated: only freshness makes it reusable.
+    """
+    if entry.force_cached or (has_validator(entry) and entry.request.method != "POST"):
         return True
     state = _freshness(entry, entry.response_time, options)
     return state.fresh
-
-
-def _post_stores_as_get(
-    request: CacheRequest, response: ResponseHead, cc: ResponseCacheControl
-) -> bool:
-    """S-24, RFC 9110 §9.3.3: a POST answer is reusable for GET with explicit freshness
-    and a ``Content-Location`` equal to the target URI."""
-    if request.method != "POST" or not 200 <= response.status < 300:
-        return False
-    location = _headers.get_first(response.headers, b"content-location")
-    if location is None:
-        return False
-    target = normalize_url(request.url)
-    explicit = cc.max_age is not None or _headers.has(response.headers, b"expires")
-    return explicit and resolve_reference(target, location) == target
 
 
 def _plan_store(
@@ -385,14 +387,16 @@ def _plan_store(
     if force:
         allowed_status = options.cacheable_status_codes or (HEURISTIC_STATUSES - {206})
         storable = (
-            method in options.cacheable_methods
-            and method in ("GET", "HEAD")
+            (
+                request.body_keyed
+                or (method in options.cacheable_methods and method in ("GET", "HEAD"))
+            )
             and response.status in allowed_status
             and not req_cc.no_store
         )
-    elif method == "POST":
-        storable = "POST" in options.cacheable_methods and _post_stores_as_get(
-            request, response, cc
+    elif method == "POST" and not request.body_keyed:
+        storable = "POST" in options.cacheable_methods and post_stores_as_get(
+            request.url, response.status, response.headers, cc
         )
         method = "GET"
     else:
@@ -404,6 +408,7 @@ def _plan_store(
             request_cc=req_cc,
             response_cc=cc,
             options=options,
+            body_keyed=request.body_keyed,
         )
     if isinstance(decision, Forward) and not decision.storable:
         storable = False
@@ -469,10 +474,18 @@ def on_response(
     exchange (A-1).
     """
     invalidate = tuple(
-        invalidated_urls(request.method, request.url, response.status, response.headers)
+        invalidated_urls(
+            request.method,
+            request.url,
+            response.status,
+            response.headers,
+            body_keyed=request.body_keyed,
+        )
     )
     if request.method not in SAFE_METHODS:
         plan = _plan_store(request, decision, response, request_time, response_time, options)
+        if request.body_keyed:  # a query: it replaces its own variants, invalidates nothing
+            return plan
         return ResponsePlan(store=plan.store, invalidate=invalidate)
 
     if response.status == 304:

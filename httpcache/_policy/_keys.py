@@ -3,6 +3,8 @@
 RFC 9111 §2 makes the target URI the primary cache key; RFC 9110 §4.2.3 allows the
 normalisation applied here; §7.1 keeps the fragment out of the target URI. Values of
 credential fields never appear in a key or in a stored request head: they are hashed.
+A body-keyed POST (``CacheOptions.cache_post``) adds its body's digest to the key
+(:func:`body_key`); a normalised URI never holds ``#``, so that key is never a URI's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from . import _headers
 from ._vary import normalize_field_value
 
 __all__ = [
+    "BODY_KEY_MARK",
     "CREDENTIAL_FIELDS",
+    "body_key",
     "nominated_fields",
     "normalize_url",
     "primary_key",
@@ -36,6 +40,9 @@ _UNRESERVED = re.compile(
     r"%(2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|5[fF]|6[1-9a-fA-F]|7[0-9aA]|7[eE])"
 )
 _HASH_PREFIX = b"sha256:"
+
+BODY_KEY_MARK = "#body=sha256:"
+"""What separates a primary key from the body digest of a body-keyed POST."""
 
 
 def _decode_unreserved(match: re.Match[str]) -> str:
@@ -83,6 +90,21 @@ def primary_key(url: str) -> str:
     invalidating a URI reaches every credential's copy.
     """
     return normalize_url(url)
+
+
+def body_key(key: str, body: bytes, content_type: bytes | None) -> str:
+    """Return the primary key of a body-keyed POST: ``key`` plus its body's digest.
+
+    RFC 9111 §2 lets a cache add key material to the target URI; here it is the
+    SHA-256 of the request's ``Content-Type`` (media type lower-cased, RFC 9110
+    §8.3.1; parameters kept) and body, so the same bytes sent as JSON and as a form
+    are different queries. The result reads ``<key>#body=sha256:<64 hex digits>``.
+    """
+    media_type = b""
+    if content_type is not None:
+        kind, semicolon, parameters = content_type.strip(b" \t").partition(b";")
+        media_type = kind.strip(b" \t").lower() + semicolon + parameters.strip(b" \t")
+    return key + BODY_KEY_MARK + _digest(media_type + b"\n" + body)
 
 
 def nominated_fields(vary: tuple[bytes, ...] | None) -> tuple[bytes, ...]:

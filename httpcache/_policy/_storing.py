@@ -12,6 +12,7 @@ from .._models import Headers
 from . import _headers
 from ._cache_control import RequestCacheControl, ResponseCacheControl
 from ._dates import format_http_date, parse_http_date
+from ._keys import normalize_url, resolve_reference
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._options import CacheOptions
@@ -21,6 +22,7 @@ __all__ = [
     "UNDERSTOOD_STATUSES",
     "headers_for_storage",
     "may_store",
+    "post_stores_as_get",
 ]
 
 HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
@@ -107,6 +109,7 @@ def may_store(
     request_cc: RequestCacheControl,
     response_cc: ResponseCacheControl,
     options: CacheOptions,
+    body_keyed: bool = False,
 ) -> bool:
     """Tell whether RFC 9111 §3 allows storing this response.
 
@@ -114,8 +117,10 @@ def may_store(
     response ``no-store`` (S-2, Q-7), ``must-understand`` (S-12, D-2), ``private``
     and ``Authorization`` in a shared cache (S-4, S-6) and storage permission (S-7
     to S-10). Whether the response can ever be reused is decided by the caller.
+    A ``body_keyed`` POST (``CacheOptions.cache_post``) is its own opt-in: its
+    method need not be in ``cacheable_methods``; every other rule applies as to GET.
     """
-    if method not in options.cacheable_methods:
+    if not body_keyed and method not in options.cacheable_methods:
         return False
     if status < 200 or status in (206, 304):
         return False
@@ -136,3 +141,18 @@ def may_store(
         ):
             return False
     return _has_permission(status, response_cc, response_headers, options.shared)
+
+
+def post_stores_as_get(
+    url: str, status: int, response_headers: Headers, cc: ResponseCacheControl
+) -> bool:
+    """S-24, RFC 9110 §9.3.3: a POST answer is reusable for GET with explicit freshness
+    and a ``Content-Location`` equal to the target URI (``url``)."""
+    if not 200 <= status < 300:
+        return False
+    location = _headers.get_first(response_headers, b"content-location")
+    if location is None:
+        return False
+    target = normalize_url(url)
+    explicit = cc.max_age is not None or _headers.has(response_headers, b"expires")
+    return explicit and resolve_reference(target, location) == target

@@ -19,7 +19,13 @@ from typing import Any
 import httpx
 
 from .._background import Background
-from .._exchange import background_exchange, cache_request, response_head, with_cache_status
+from .._exchange import (
+    background_exchange,
+    cache_request,
+    reads_body,
+    response_head,
+    with_cache_status,
+)
 from .._guard import FAILED, StorageGuard
 from .._models import Entry
 from .._options import CacheOptions
@@ -354,6 +360,8 @@ class CacheTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request`` from the cache or the network (RFC 9111 §4)."""
         options = self._options
+        if reads_body(request, options):  # a body-keyed POST: digested, then sent as read
+            request.read()
         creq = cache_request(request, options)
         mark = self._flights.mark()
         entries = [] if creq.bypass else self._get_entries(creq.key)
@@ -395,7 +403,7 @@ class CacheTransport(httpx.BaseTransport):
     def _collapses(self, request: httpx.Request, creq: CacheRequest) -> bool:
         return (
             self._options.collapse
-            and creq.method == "GET"
+            and (creq.method == "GET" or creq.body_keyed)  # the POST's body is in memory
             and not (creq.bypass or creq.refresh)
             and request.extensions.get("httpcache_collapse", True) is not False
             and self._guard.available  # with no storage to share a response through
