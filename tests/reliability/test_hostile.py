@@ -203,7 +203,11 @@ def test_hostile_urls_stay_inside_the_store_and_round_trip(backend: str, tmp_pat
         keys = {e.key for e in storage.iter_entries()}
         assert len(keys) == len(HOSTILE)  # one entry per URL, none merged into another
         if backend == "sqlite":
-            assert {row[0] for row in raw.tables()} == {"httpcache", "httpcache_bodies"}
+            assert {row[0] for row in raw.tables()} == {
+                "httpcache",
+                "httpcache_bodies",
+                "httpcache_leases",
+            }
         if backend == "file":
             records = [p for p in tmp_path.rglob("*.head")]
             assert len(records) == len(HOSTILE)

@@ -17,6 +17,10 @@ Invariants:
   body file that streams in bounded chunks.
 * Expiry sweeps run at most once per ``check_ttl_every`` seconds per namespace,
   across all processes sharing the directory (a marker file records the last one).
+* A lease is one small file under the namespace's ``leases/`` directory, taken with
+  ``O_CREAT | O_EXCL`` (see :mod:`._leases` for takeovers and releases); entries,
+  listings, stats and sweeps never look there, and :meth:`AsyncFileStorage.clear`
+  removes it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ..._synchronization import arun_blocking
 from .._expiry import Lifetime, StorageLifetime
 from .._hits import HitBuffer
 from . import _layout as layout
+from . import _leases as leases
 from ._batch import AsyncReadBatch
 from ._core import FileCore
 from ._files import discard_temp
@@ -231,6 +236,19 @@ class AsyncFileStorage(StorageLifetime):
         """Remove the given variants of ``key``, or all of them."""
         self._hits.discard(key, None if variants is None else set(variants))
         await self._run(self._core.delete, key, variants)
+
+    async def acquire_lease(self, key: str, ttl: float) -> str | None:
+        """Take the lease of ``key`` for ``ttl`` seconds; return its token.
+
+        ``None`` when another holder has it and it has not lapsed (timed by the wall
+        clock, shared by every process). A free lease is one ``O_EXCL`` create; a
+        lapsed one is taken over in place under a ``flock`` (see ``_leases``).
+        """
+        return await self._run(leases.acquire, self._core.dir, key, ttl, time.time())
+
+    async def release_lease(self, key: str, token: str) -> None:
+        """Give the lease of ``key`` back (remove its file) if ``token`` still holds it."""
+        await self._run(leases.release, self._core.dir, key, token)
 
     async def aclose(self) -> None:
         """Write back buffered hits; no file stays open between calls. Safe to call twice."""

@@ -511,6 +511,7 @@ class FileCore:
     def clear(self) -> None:
         files.discard_dir(self.dir, layout.ENTRIES_DIR)
         files.discard_dir(self.dir, layout.CHILDREN_DIR)
+        files.discard_dir(self.dir, layout.LEASES_DIR)
         self.forget_all()
 
 

@@ -12,6 +12,8 @@ The layout::
                                       bodies inline (see _record)
             <h>.<token>.body          a large body, named by the record that owns it
             .<random>.tmp             a file being written (renamed into place when done)
+        leases/<h>.lease              the lease of one key (cross-process collapsing):
+                                      its token and wall-clock expiry (see _leases)
         ns/<name>/                    a child namespace, laid out the same way
         .trash-<random>/              a cleared tree being removed
 
@@ -51,6 +53,8 @@ __all__ = [
     "ENTRIES_DIR",
     "FileName",
     "INLINE_LIMIT",
+    "LEASES_DIR",
+    "LEASE_SUFFIX",
     "MAX_RECORD_BYTES",
     "RECORD_SUFFIX",
     "STALE_AFTER",
@@ -58,16 +62,21 @@ __all__ = [
     "TEMP_PREFIX",
     "TEMP_SUFFIX",
     "TRASH_PREFIX",
+    "UNREADABLE_LEASE_LAPSE",
     "body_name",
     "check_namespace",
+    "decode_lease",
     "decode_marker",
     "digest",
+    "encode_lease",
     "encode_marker",
     "is_legacy_dir",
     "is_namespace",
     "is_shard",
     "is_stale",
     "is_token",
+    "lease_lapsed",
+    "lease_name",
     "record_name",
     "shard_dir",
     "namespace_dir",
@@ -98,8 +107,14 @@ STALE_AFTER = 3600.0
 """Seconds (by file modification time) after which a leftover temporary file, or a body
 no record names, is garbage: its writer crashed or lost a race."""
 
+UNREADABLE_LEASE_LAPSE = 1.0
+"""Seconds (by file modification time) after which a lease file that holds no readable lease
+counts as lapsed: its holder crashed between creating it and writing it (microseconds)."""
+
 ENTRIES_DIR = "entries"
 CHILDREN_DIR = "ns"
+LEASES_DIR = "leases"
+LEASE_SUFFIX = ".lease"
 SWEEP_MARKER = ".sweep"
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
@@ -234,3 +249,39 @@ def sweep_due(now: float, last: float | None, every: float) -> bool:
 def is_stale(mtime: float, wall_now: float) -> bool:
     """Tell whether a temporary or unnamed file last modified at ``mtime`` is garbage."""
     return wall_now - mtime > STALE_AFTER
+
+
+def lease_name(hashed: str) -> str:
+    """Return the file name of the lease of the key whose digest is ``hashed``."""
+    return hashed + LEASE_SUFFIX
+
+
+def encode_lease(token: str, expires: float) -> bytes:
+    """Return the content of a lease file: its token and wall-clock expiry."""
+    return f"{token} {float(expires)!r}\n".encode("ascii")
+
+
+def decode_lease(data: bytes) -> tuple[str, float] | None:
+    """Return the token and expiry in a lease file, or ``None`` if it holds no lease."""
+    try:
+        token, _, expires = data.decode("ascii").rstrip("\n").partition(" ")
+        value = float(expires)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not is_token(token) or value != value:  # NaN is no expiry
+        return None
+    return token, value
+
+
+def lease_lapsed(lease: tuple[str, float] | None, mtime: float, wall_now: float) -> bool:
+    """Tell whether a lease file has lapsed at ``wall_now``.
+
+    ``lease`` is what :func:`decode_lease` read from it, ``mtime`` when it was last
+    modified (only used when ``lease`` is ``None``). A readable lease lapses at its expiry.
+    One that cannot be read is being written (a holder's first microseconds) or was left
+    by a holder that crashed while writing it: it lapses :data:`UNREADABLE_LEASE_LAPSE`
+    seconds after it was last modified.
+    """
+    if lease is None:
+        return wall_now - mtime > UNREADABLE_LEASE_LAPSE
+    return lease[1] <= wall_now

@@ -6,6 +6,8 @@ Layout, for a namespace whose escaped path is ``B``::
                          heads and inline bodies included: ``_records``)
     B:#b:<body id>       list: one body larger than the inline limit, as chunks of at
                          most 1 MiB
+    B:#l:<sha256(key)>   string: the token of the lease of one primary key, expiring
+                         with the lease (``SET NX PX``)
     B:@<child>:...       the same layout for the child namespace ``<child>``
 
 ``B`` is the root namespace with :func:`escape` applied, followed by ``:@<escaped
@@ -44,6 +46,8 @@ __all__ = [
     "index_belongs_to",
     "index_key",
     "is_index_key",
+    "lease_key",
+    "lease_ttl_ms",
     "native_ttl_ms",
     "root_base",
     "scope_pattern",
@@ -57,6 +61,7 @@ _ESCAPED = frozenset("%*?[]\\{}#@")
 
 _INDEX = b":#i:"
 _BODY = b":#b:"
+_LEASE = b":#l:"
 
 
 def _encode(text: str) -> bytes:
@@ -100,6 +105,16 @@ def index_belongs_to(index: bytes, key: str) -> bool:
 def is_index_key(name: bytes) -> bool:
     """Tell whether a key found by SCAN is a variant index."""
     return _INDEX in name
+
+
+def lease_key(base: str, key: str) -> bytes:
+    """Return the string that holds the lease token of primary key ``key``."""
+    return _encode(base) + _LEASE + _digest(key)
+
+
+def lease_ttl_ms(ttl: float) -> int:
+    """Return a lease's ``ttl`` (seconds) as the ``PX`` of its key: rounded up, at least 1 ms."""
+    return max(1, math.ceil(ttl * 1000))
 
 
 def body_prefix(base: str) -> bytes:

@@ -10,7 +10,7 @@ non-empty value was a list id too.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "DROP", "FORGET", "HITS", "OPEN", "REMOVE", "UPDATE"]
+__all__ = ["COMMIT", "DROP", "FORGET", "HITS", "OPEN", "RELEASE", "REMOVE", "UPDATE"]
 
 # extend(key, ttl): make a key's expiry at least `ttl` ms (ttl < 0: never expire).
 # set_expiry(key, ttl): make it exactly `ttl` ms (ttl < 0: never expire).
@@ -202,3 +202,12 @@ FORGET = (
 return forget(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 """
 )
+
+RELEASE = """
+-- KEYS: lease. ARGV: token. Deletes the lease only while that token holds it; returns 1 if
+-- it did (a lapsed lease taken over since belongs to its new holder and stays).
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""

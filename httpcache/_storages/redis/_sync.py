@@ -14,7 +14,9 @@ What each operation costs (round trips to Redis):
 * storing a larger body: one ``RPUSH`` per full MiB, then the commit, which carries
   the last partial chunk;
 * a 304 freshening: one script call;
-* hits: none on the request path, then one script call per batch (``HitBuffer``).
+* hits: none on the request path, then one script call per batch (``HitBuffer``);
+* a lease (cross-process collapsing): one ``SET NX PX`` to take it, one script call to
+  give it back; it lapses by Redis expiry.
 
 Invariants:
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import logging
+import secrets
 import time
 import uuid
 import weakref
@@ -62,6 +65,8 @@ from ._keys import (
     chunk_layout,
     index_key,
     is_index_key,
+    lease_key,
+    lease_ttl_ms,
     native_ttl_ms,
     root_base,
     scope_pattern,
@@ -177,6 +182,7 @@ class RedisStorage(StorageLifetime):
         self._drop = client.register_script(_scripts.DROP)
         self._open = client.register_script(_scripts.OPEN)
         self._forget_script = client.register_script(_scripts.FORGET)
+        self._release = client.register_script(_scripts.RELEASE)
 
     @property
     def _client(self) -> Redis:
@@ -433,6 +439,27 @@ class RedisStorage(StorageLifetime):
             args: list[bytes | int | str] = [prefix, _RETIRED_BODY_MS, "any"]
             args += [encode_variant(variant) for variant in variants]
             self._remove(keys=[index], args=args, client=self._client)
+
+    def acquire_lease(self, key: str, ttl: float) -> str | None:
+        """Take the lease of ``key`` for ``ttl`` seconds (one ``SET NX PX``); return its token.
+
+        ``None`` when another holder has it. The lease is a key of this namespace, so
+        it lapses by Redis expiry (``ttl`` rounded up to whole milliseconds, at least
+        one) and :meth:`clear` drops it.
+        """
+        token = secrets.token_hex(16)
+        with _translate("taking a lease"):
+            taken = self._client.set(
+                lease_key(self._base, key), token, nx=True, px=lease_ttl_ms(ttl)
+            )
+        return token if taken else None
+
+    def release_lease(self, key: str, token: str) -> None:
+        """Give the lease of ``key`` back if ``token`` still holds it (one script call)."""
+        with _translate("giving a lease back"):
+            self._release(
+                keys=[lease_key(self._base, key)], args=[token], client=self._client
+            )
 
     def close(self) -> None:
         """Write back pending hits, then close the client if this storage created it.

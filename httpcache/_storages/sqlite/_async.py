@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import operator
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
@@ -279,6 +280,25 @@ class AsyncSQLiteStorage(StorageLifetime):
             self._queries.delete_variant, [(self._namespace, key, v) for v in variants]
         )
 
+    async def acquire_lease(self, key: str, ttl: float) -> str | None:
+        """Take the lease of ``key`` for ``ttl`` seconds (one UPSERT); return its token.
+
+        ``None`` when another holder has it and it has not lapsed. A lease is a row of
+        ``<table_name>_leases`` under this namespace, timed by the wall clock
+        (:func:`time.time`, shared by every process); a lapsed row is taken over by the
+        same statement. Waits at most the busy ``timeout`` for another writer.
+        """
+        token = secrets.token_hex(16)
+        now = time.time()
+        taken = await self._shared.execute(
+            self._queries.acquire_lease, (self._namespace, key, token, now + ttl, now)
+        )
+        return token if taken else None
+
+    async def release_lease(self, key: str, token: str) -> None:
+        """Give the lease of ``key`` back if ``token`` still holds it (one DELETE)."""
+        await self._shared.execute(self._queries.release_lease, (self._namespace, key, token))
+
     async def aclose(self) -> None:
         """Write back pending hits and close the connection if the storage opened it.
 
@@ -326,9 +346,11 @@ class AsyncSQLiteStorage(StorageLifetime):
         return removed
 
     async def clear(self) -> None:
-        """Remove every entry of this namespace and its children, bodies included."""
+        """Remove every entry and lease of this namespace and its children, bodies included."""
         self._shared.hits.clear(self._namespace)
         sql, params = self._queries.clear(self._namespace)
+        await self._shared.execute(sql, params)
+        sql, params = self._queries.clear_leases(self._namespace)
         await self._shared.execute(sql, params)
 
     async def stats(self) -> StorageStats:

@@ -19,6 +19,12 @@ The schema (version :data:`SCHEMA_VERSION`), for ``table_name`` ``t``::
                only) t_expires_at (expires_at) and UNIQUE t_body_id (body_id)
     t_bodies   the chunks of large bodies: body_id TEXT, seq INTEGER, chunk BLOB,
                staged_at REAL; PRIMARY KEY (body_id, seq)
+    t_leases   the leases of cross-process collapsing, one row per held key:
+               namespace TEXT, cache_key TEXT, token TEXT, expires REAL (wall clock);
+               PRIMARY KEY (namespace, cache_key), WITHOUT ROWID. A row whose ``expires``
+               has passed is a lapsed lease: the next :attr:`Queries.acquire_lease` takes
+               it over in the same statement. (Added after schema 2 was first released: a
+               table without it is ``stale``, and the missing table is created on open.)
     triggers   t_retire_body: deleting a row retires its chunks;
                t_retire_swapped: pointing a row at another body (or inline) retires the
                old chunks. A retired chunk's ``staged_at`` is set so that the sweep of
@@ -162,8 +168,12 @@ def sqlite_glob(pattern: str) -> str:
 
 
 def trigger_names(table: str) -> frozenset[str]:
-    """Return the names of the triggers the current schema gives ``table``."""
-    return frozenset({f"{table}_retire_body", f"{table}_retire_swapped"})
+    """Return the names of the triggers (and side tables) the current schema gives ``table``.
+
+    The lease table is listed with the triggers: :attr:`Queries.triggers` finds both, so an
+    entry table of the current layout without it is ``stale`` and gets it on open.
+    """
+    return frozenset({f"{table}_retire_body", f"{table}_retire_swapped", f"{table}_leases"})
 
 
 def schema_state(
@@ -173,8 +183,9 @@ def schema_state(
 
     ``old`` is an httpcache table of an earlier :data:`SCHEMA_VERSION`, which the storage
     may drop and recreate; ``foreign`` is a table it must never touch. Given the names of
-    the table's ``triggers`` (:attr:`Queries.triggers`), a current table without the
-    current triggers is ``stale``: its triggers are replaced, its rows kept.
+    the table's ``triggers`` (:attr:`Queries.triggers`: its triggers and lease table), a
+    current table without the current triggers or without its lease table is ``stale``:
+    its triggers are replaced and the lease table created, its rows kept.
     """
     if not columns:
         return "missing"
@@ -226,6 +237,7 @@ class Queries:
 
     __slots__ = (
         "_add_hits",
+        "acquire_lease",
         "bodies",
         "delete_broken",
         "delete_chunks",
@@ -236,7 +248,9 @@ class Queries:
         "entries",
         "first_chunk",
         "insert_chunk",
+        "leases",
         "probe",
+        "release_lease",
         "schema",
         "select_body",
         "select_chunk",
@@ -250,7 +264,7 @@ class Queries:
     )
 
     def __init__(self, table: str) -> None:
-        t, b = f'"{table}"', f'"{table}_bodies"'
+        t, b, lease = f'"{table}"', f'"{table}_bodies"', f'"{table}_leases"'
         # A retired body counts as staged STAGING_GRACE - RETIRED_LINGER seconds ago.
         retire = (
             f"UPDATE {b} SET staged_at = {_WALL_NOW} - {STAGING_GRACE - RETIRED_LINGER!r}"
@@ -259,6 +273,7 @@ class Queries:
         self.table = table
         self.entries = t
         self.bodies = b
+        self.leases = lease
 
         self.schema: tuple[str, ...] = (
             f"CREATE TABLE IF NOT EXISTS {t} ("
@@ -297,14 +312,23 @@ class Queries:
             f'CREATE TRIGGER IF NOT EXISTS "{table}_retire_swapped" AFTER UPDATE OF body_id'
             f" ON {t} WHEN OLD.body_id IS NOT NULL AND OLD.body_id IS NOT NEW.body_id"
             f" BEGIN {retire} END",
+            f"CREATE TABLE IF NOT EXISTS {lease} ("
+            " namespace TEXT NOT NULL,"
+            " cache_key TEXT NOT NULL,"
+            " token TEXT NOT NULL,"
+            " expires REAL NOT NULL,"
+            " PRIMARY KEY (namespace, cache_key)) WITHOUT ROWID",
         )
         """``CREATE ... IF NOT EXISTS`` statements; each is safe to run concurrently."""
 
         self.table_info = f"PRAGMA table_info({t})"
         """Rows whose second column is a column name; none when the table is missing."""
 
-        self.triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"
-        """Params ``(table,)``; rows ``(name,)`` of the entry table's triggers."""
+        self.triggers = (
+            "SELECT name FROM sqlite_master WHERE (type = 'trigger' AND tbl_name = ?1)"
+            " OR (type = 'table' AND name = ?1 || '_leases')"
+        )
+        """Params ``(table,)``; rows ``(name,)`` of the entry table's triggers and lease table."""
 
         self.drop: tuple[str, ...] = (f"DROP TABLE IF EXISTS {t}", f"DROP TABLE IF EXISTS {b}")
         """Drop an old-schema table pair (its index and triggers go with it)."""
@@ -404,6 +428,22 @@ class Queries:
         self.delete_unreadable = f"DELETE FROM {t} WHERE id = ? AND head = ?"
         """Params ``(id, head)``: drop a corrupt row unless a writer replaced it meanwhile."""
 
+        self.acquire_lease = (
+            f"INSERT INTO {lease} (namespace, cache_key, token, expires) VALUES (?1, ?2, ?3, ?4)"
+            " ON CONFLICT (namespace, cache_key) DO UPDATE SET"
+            f" token = excluded.token, expires = excluded.expires WHERE {lease}.expires <= ?5"
+        )
+        """Params ``(namespace, key, token, expires, now)``: take a free or lapsed lease.
+
+        One statement: a row changed (``rowcount`` 1) means the lease is the caller's; 0
+        means another holder has it and it has not lapsed at ``now``.
+        """
+
+        self.release_lease = (
+            f"DELETE FROM {lease} WHERE namespace = ? AND cache_key = ? AND token = ?"
+        )
+        """Params ``(namespace, key, token)``: give a lease back while that token holds it."""
+
         self.sweep_staged = (
             f"DELETE FROM {b} WHERE staged_at < ?"
             f" AND NOT EXISTS (SELECT 1 FROM {t} e WHERE e.body_id = {b}.body_id)"
@@ -453,6 +493,11 @@ class Queries:
         """Delete every row of the namespace tree (the trigger retires the chunks)."""
         scope, params = _tree(namespace)
         return f"DELETE FROM {self.entries} WHERE {scope}", params
+
+    def clear_leases(self, namespace: str) -> tuple[str, tuple[object, ...]]:
+        """Delete every lease of the namespace tree."""
+        scope, params = _tree(namespace)
+        return f"DELETE FROM {self.leases} WHERE {scope}", params
 
     def stats(self, namespace: str, now: float) -> tuple[str, tuple[object, ...]]:
         """One row ``(entries, body bytes, expired entries)`` for the namespace tree."""
