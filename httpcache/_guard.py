@@ -480,14 +480,16 @@ class StorageGuard(_GuardBase):
             self._drained.wait_for(lambda: self._detached == 0, timeout=self._timeout)
 
     def _detached_done(self, what: str, error: Exception | None) -> None:
-        with self._workers_lock:
-            self._detached -= 1
-            if not self._detached:
-                self._drained.notify_all()
-        if error is None:
-            self._succeeded(what)
-        else:
-            self._failed(what, error)
+        try:
+            if error is None:
+                self._succeeded(what)
+            else:
+                self._failed(what, error)
+        finally:
+            with self._workers_lock:
+                self._detached -= 1
+                if not self._detached:
+                    self._drained.notify_all()
 
     def call(self, what: str, method: Callable[..., Any], *args: Any) -> Any:
         """Return ``method(*args)``, or :data:`FAILED` if it failed or was skipped."""

@@ -454,7 +454,8 @@ def test_sync_call_soon_failure_opens_the_breaker_once(caplog: pytest.LogCapture
 
     with caplog.at_level(logging.WARNING, logger="httpcache"):
         guard.call_soon("record_hit", record_hit)
-        _wait_for(lambda: not guard.available)
+        _wait_for(lambda: guard._detached == 0)  # run, reported, logged
+    assert not guard.available
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "record_hit" in warnings[0].getMessage()
     guard.call_soon("record_hit", record_hit)  # skipped while the circuit is open

@@ -111,14 +111,18 @@ def test_sqlite_small_hit_is_one_select_and_no_write(storage: SQLiteStorage) -> 
 
 
 def test_sqlite_small_store_is_one_statement(storage: SQLiteStorage) -> None:
-    """DESIGN §3: a miss and store of a small body: the lookup, then one INSERT (no chunks)."""
+    """DESIGN §3: a miss and store of a small body: the lookup, then one INSERT (no chunks).
+
+    Around the origin request the miss takes the key's lease (an INSERT into the lease
+    table) and gives it back (a DELETE): request collapsing across processes.
+    """
     origin = Origin(respond(200, FRESH, b"y" * INLINE_LIMIT))
     trace = traced(storage)
     with client(storage, origin) as http:
         for n in range(5):
             http.get(f"{URL}/{n}")
-    assert trace.statements == ["SELECT", "INSERT"] * 5
-    assert trace.hops == hops(10)
+    assert trace.statements == ["SELECT", "INSERT", "INSERT", "DELETE"] * 5
+    assert trace.hops == hops(20)
     rows = storage._fetchall("SELECT length(body), body_id, chunks FROM httpcache")
     assert rows == [(INLINE_LIMIT, None, 0)] * 5
     assert storage._fetchall("SELECT count(*) FROM httpcache_bodies") == [(0,)]
@@ -127,7 +131,10 @@ def test_sqlite_small_store_is_one_statement(storage: SQLiteStorage) -> None:
 def test_sqlite_revalidation_is_one_select_and_one_update(
     storage: SQLiteStorage,
 ) -> None:
-    """DESIGN §3: a 304 revalidation is the lookup and one UPDATE of the head; the body stays."""
+    """DESIGN §3: a 304 revalidation is the lookup and one UPDATE of the head; the body stays.
+
+    Plus the key's lease, taken before the conditional request and given back after it.
+    """
 
     def handler(request: httpx.Request) -> httpx.Response:
         headers = {"Cache-Control": "max-age=0", "ETag": '"v1"'}
@@ -146,8 +153,8 @@ def test_sqlite_revalidation_is_one_select_and_one_update(
             assert response.extensions["revalidated"] is True
             assert response.content == b"stored body"
     assert origin.calls == 4
-    assert trace.statements == ["SELECT", "UPDATE"] * 3
-    assert trace.hops == hops(6)
+    assert trace.statements == ["SELECT", "INSERT", "UPDATE", "DELETE"] * 3
+    assert trace.hops == hops(12)
 
 
 def test_sqlite_large_body_streams_by_reference(storage: SQLiteStorage) -> None:

@@ -14,17 +14,7 @@ import pytest
 
 from httpcache._policy._engine import Forward, Revalidate, Serve
 from tests.policy.scenario import Scenario, fail, respond
-
-
-def stored(cache_control: str, *, etag: bool = False, **options: object) -> Scenario:
-    """A cache holding one 200 (``X-Version: old``) stored at t=0."""
-    headers = {"Cache-Control": cache_control, "X-Version": "old"}
-    if etag:
-        headers["ETag"] = '"a"'
-    cache = Scenario(**options)
-    cache.fetch(origin=respond(200, headers))
-    assert len(cache.stored()) == 1
-    return cache
+from tests.policy.test_stale import stored
 
 
 def background(outcome: object) -> Revalidate | Forward:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,11 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from redis.exceptions import RedisError
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PROCESSES = 2
 WORKERS = 10
 LATENCY = 0.3
@@ -75,28 +71,6 @@ def origin() -> Iterator[_Origin]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except (RedisError, OSError) as exc:
-        client.close()
-        message = f"no Redis server at {REDIS_URL}: {exc}"
-        if os.environ.get("CI") == "true":
-            raise RuntimeError(message) from exc
-        pytest.skip(message)
-    namespace = f"httpcache-test:collapse-{uuid.uuid4().hex}"
-    separator = "&" if "?" in REDIS_URL else "?"
-    try:
-        yield f"{REDIS_URL}{separator}namespace={namespace}"
-    finally:
-        leftovers = list(client.scan_iter(match=f"{namespace}*", count=500))
-        if leftovers:
-            client.unlink(*leftovers)
-        client.close()
 
 
 def storage_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

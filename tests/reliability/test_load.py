@@ -27,15 +27,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
-from redis.exceptions import RedisError
 
 from httpcache import storage_from_url
 from tests.reliability._load_origin import Origin
@@ -43,7 +40,6 @@ from tests.reliability._load_worker import audit
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-REDIS_PREFIX = "httpcache-test:load"
 
 PROCESSES = 2
 URLS = 50
@@ -51,29 +47,6 @@ SECONDS = {"sync": 4.0, "async": 4.0}  # the module stays under ~40 s
 WORKERS = {"sync": 8, "async": 16}  # threads, or tasks, per process
 MEMORY_CAPACITY = 40  # below the number of URLs: evictions race with the rest
 SLIDING = "ttl=1.5&sliding=true"  # entries expire during the run; a hit renews them
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Return a storage URL with a namespace of its own; remove every key of it afterwards."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except (RedisError, OSError) as exc:
-        client.close()
-        message = f"no Redis server at {REDIS_URL}: {exc}"
-        if os.environ.get("CI") == "true":
-            raise RuntimeError(message) from exc
-        pytest.skip(message)
-    namespace = f"{REDIS_PREFIX}-{uuid.uuid4().hex}"
-    separator = "&" if "?" in REDIS_URL else "?"
-    try:
-        yield f"{REDIS_URL}{separator}namespace={namespace}"
-    finally:
-        leftovers = list(client.scan_iter(match=f"{namespace}*", count=500))
-        if leftovers:
-            client.unlink(*leftovers)
-        client.close()
 
 
 def redis_keys(url: str) -> list[bytes]:
