@@ -49,7 +49,7 @@ class Origin:
 def sync_round(clients: int, latency: float, collapse: bool) -> tuple[int, float]:
     origin = Origin(latency)
     options = CacheOptions(collapse=collapse)
-    barrier = threading.Barrier(clients)
+    barrier = threading.Barrier(clients + 1)  # the threads are started before the clock
     with CacheClient(transport=httpx.MockTransport(origin.sync), options=options) as client:
 
         def one() -> int:
@@ -57,8 +57,10 @@ def sync_round(clients: int, latency: float, collapse: bool) -> tuple[int, float
             return client.get(URL).status_code
 
         with ThreadPoolExecutor(clients) as pool:
+            futures = [pool.submit(one) for _ in range(clients)]
+            barrier.wait()
             started = time.perf_counter()
-            statuses = list(pool.map(lambda _: one(), range(clients)))
+            statuses = [future.result() for future in futures]
             took = time.perf_counter() - started
     assert statuses == [200] * clients
     return origin.calls, took
