@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ._exceptions import ConfigurationError
 
@@ -131,6 +131,32 @@ class URLRule:
             )
 
 
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""A field name is a token (RFC 9110 §5.1, §5.6.2)."""
+
+
+def _target_tuple(names: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+        raise ConfigurationError(
+            "targeted_fields must be a sequence of field names, e.g. ('CDN-Cache-Control',)"
+        )
+    result = tuple(names)
+    for name in result:
+        if not isinstance(name, str) or _FIELD_NAME.fullmatch(name) is None:
+            raise ConfigurationError(
+                f"targeted_fields may only hold field names (tokens), not {name!r}"
+            )
+    lowered = [name.lower() for name in result]
+    if "cache-control" in lowered:
+        raise ConfigurationError(
+            "targeted_fields names the fields that replace Cache-Control; Cache-Control "
+            "itself applies whenever none of them is usable and cannot be listed"
+        )
+    if len(set(lowered)) != len(lowered):
+        raise ConfigurationError(f"targeted_fields names a field twice: {list(result)!r}")
+    return result
+
+
 def _rule_tuple(rules: Sequence[URLRule]) -> tuple[URLRule, ...]:
     if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
         raise ConfigurationError(
@@ -238,7 +264,27 @@ class CacheOptions:
             ``max_entry_size`` is sent without caching. Such a POST, declared a query,
             invalidates nothing. A rule's ``cache_post`` and the ``httpcache_cache_post``
             request extension override it.
+        targeted_fields: The target list of RFC 9213: names of targeted cache-control
+            fields, most specific first, e.g. :attr:`CDN_TARGETED_FIELDS`
+            (``("CDN-Cache-Control",)``) or ``("Acme-CDN-Cache-Control",
+            "CDN-Cache-Control")``. Shared caches only (a private cache ignores it). The
+            first listed field that a response carries with a valid, non-empty value (an
+            RFC 8941 Dictionary, e.g. ``max-age=600, stale-if-error=60``) sets that
+            response's directives instead of ``Cache-Control``, and its ``Expires`` is then
+            ignored; when none is usable, ``Cache-Control`` and ``Expires`` apply. The
+            fields stay on the stored and served response. Empty (the default): no field
+            is targeted.
+
+    Attributes:
+        CDN_TARGETED_FIELDS: ``("CDN-Cache-Control",)``, the target list of a CDN cache
+            (RFC 9213 §3), for ``targeted_fields``.
+
+    Raises:
+        ConfigurationError: An invalid value, e.g. a ``targeted_fields`` entry that is
+            not a field name, or that is ``Cache-Control``.
     """
+
+    CDN_TARGETED_FIELDS: ClassVar[tuple[str, ...]] = ("CDN-Cache-Control",)
 
     shared: bool = False
     cacheable_methods: frozenset[str] = field(default=frozenset({"GET", "HEAD"}))
@@ -266,6 +312,7 @@ class CacheOptions:
     offline: bool = False
     stale_while_revalidate: float | None = None
     cache_post: bool = False
+    targeted_fields: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))
@@ -295,3 +342,4 @@ class CacheOptions:
         if not callable(self.clock):
             raise ConfigurationError("clock must be a callable returning seconds")
         object.__setattr__(self, "url_rules", _rule_tuple(self.url_rules))
+        object.__setattr__(self, "targeted_fields", _target_tuple(self.targeted_fields))

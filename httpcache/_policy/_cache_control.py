@@ -175,6 +175,9 @@ class ResponseCacheControl:
     ``present`` tells whether any ``Cache-Control`` line existed. The
     ``*_fields`` sets hold the lower-cased field names of a qualified
     ``no-cache``/``private``; they are empty when the directive is unqualified.
+    ``target`` is the lower-cased name of the targeted field (RFC 9213 §2.2) the
+    directives were read from instead, or ``None`` when they come from
+    ``Cache-Control``; when it is set, the response's ``Expires`` is ignored.
     """
 
     present: bool = False
@@ -193,6 +196,7 @@ class ResponseCacheControl:
     no_transform: bool = False
     stale_while_revalidate: int | None = None
     stale_if_error: int | None = None
+    target: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)  # pure: memoised for the hit path

@@ -30,7 +30,6 @@ from . import _headers
 from ._cache_control import (
     RequestCacheControl,
     parse_request_cache_control,
-    parse_response_cache_control,
 )
 from ._decisions import (
     CacheRequest,
@@ -55,6 +54,7 @@ from ._serving import in_background, stale_on_error, while_revalidating
 from ._serving import serve as _serve
 from ._serving import stale_forbidden as _stale_forbidden
 from ._storing import HEURISTIC_STATUSES, headers_for_storage, may_store, post_stores_as_get
+from ._targeted import effective_cache_control
 from ._validation import (
     ORIGIN_ONLY_PRECONDITIONS,
     USER_CONDITIONALS,
@@ -381,7 +381,7 @@ def _plan_store(
     options: CacheOptions,
 ) -> ResponsePlan:
     req_cc = parse_request_cache_control(request.headers)
-    cc = parse_response_cache_control(response.headers)
+    cc = effective_cache_control(response.headers, options)
     force = options.force_cache or request.force_cache
     method = request.method
     if force:
@@ -444,6 +444,7 @@ def _freshen(
     response: ResponseHead,
     request_time: float,
     response_time: float,
+    options: CacheOptions,
 ) -> tuple[list[Entry], list[Entry], Entry | None]:
     """Apply a 304 to the candidates (RFC 9111 §4.3.4): (updated, deleted, chosen)."""
     updated: list[Entry] = []
@@ -451,7 +452,7 @@ def _freshen(
     for entry in select_for_update(candidates, response.headers):
         merged = merge_headers(entry.response.headers, response.headers, response_time)
         fresh_entry = _refreshed(entry, merged, request_time, response_time)
-        cc = parse_response_cache_control(merged)
+        cc = effective_cache_control(merged, options)
         if cc.no_store and not cc.must_understand:
             deleted.append(fresh_entry)  # U-13: serve this once, then forget it
         else:
@@ -490,7 +491,9 @@ def on_response(
 
     if response.status == 304:
         candidates = decision.candidates
-        updated, deleted, best = _freshen(candidates, response, request_time, response_time)
+        updated, deleted, best = _freshen(
+            candidates, response, request_time, response_time, options
+        )
         conditional = is_user_conditional(request.headers)
         user_conditional = isinstance(decision, Forward) and conditional
         if best is None:

@@ -83,12 +83,13 @@ def freshness_lifetime(
     Order: ``s-maxage`` in a shared cache (F-2, F-3), then ``max-age`` (F-4, F-5),
     then ``Expires - Date`` (F-7 to F-9; an invalid ``Expires`` means 0, P-19,
     P-20; the first of several lines decides, P-9), then a heuristic (H rows).
+    ``Expires`` is ignored when ``cc`` comes from a targeted field (RFC 9213 §2.2, E-14).
     """
     if options.shared and cc.s_maxage is not None:
         return Lifetime(float(cc.s_maxage))
     if cc.max_age is not None:
         return Lifetime(float(cc.max_age))
-    expires_raw = _headers.get_first(headers, b"expires")
+    expires_raw = _headers.get_first(headers, b"expires") if cc.target is None else None
     if expires_raw is not None:
         expires = parse_http_date(expires_raw, now=response_time)
         if expires is None:

@@ -19,10 +19,10 @@ from ._cache_control import (
     RequestCacheControl,
     ResponseCacheControl,
     parse_request_cache_control,
-    parse_response_cache_control,
 )
 from ._decisions import CacheRequest, Forward, Revalidate, Serve
 from ._freshness import freshness_lifetime
+from ._targeted import effective_cache_control
 from ._validation import (
     evaluate_preconditions,
     is_user_conditional,
@@ -65,10 +65,14 @@ class Freshness:
 
 
 def freshness(entry: Entry, now: float, options: CacheOptions) -> Freshness:
-    """Return the current age, freshness lifetime and directives of ``entry`` at ``now``."""
+    """Return the current age, freshness lifetime and directives of ``entry`` at ``now``.
+
+    The directives are the response's ``Cache-Control``, or in a shared cache its first
+    usable targeted field (RFC 9213 §2.2).
+    """
     headers = entry.response.headers
     age = current_age(headers, entry.request_time, entry.response_time, now)
-    cc = parse_response_cache_control(headers)
+    cc = effective_cache_control(headers, options)
     if entry.force_cached:
         ttl = entry.ttl if entry.ttl is not None else options.force_cache_ttl
         forced = float(MAX_AGE_VALUE) if ttl is None else ttl

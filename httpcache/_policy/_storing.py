@@ -89,9 +89,17 @@ def _must_understand_ok(status: int, cc: ResponseCacheControl) -> bool | None:
     return status in UNDERSTOOD_STATUSES
 
 
+def _has_expires(headers: Headers, cc: ResponseCacheControl) -> bool:
+    """An ``Expires`` field that counts: not when a targeted field applies (RFC 9213 §2.2)."""
+    return cc.target is None and _headers.has(headers, b"expires")
+
+
 def _has_permission(status: int, cc: ResponseCacheControl, headers: Headers, shared: bool) -> bool:
-    """RFC 9111 §3: something in the response permits storing it."""
-    if cc.public or cc.max_age is not None or _headers.has(headers, b"expires"):
+    """RFC 9111 §3: something in the response permits storing it.
+
+    ``Expires`` does not count when ``cc`` comes from a targeted field (RFC 9213 §2.2).
+    """
+    if cc.public or cc.max_age is not None or _has_expires(headers, cc):
         return True
     if shared and cc.s_maxage is not None:
         return True
@@ -154,5 +162,5 @@ def post_stores_as_get(
     if location is None:
         return False
     target = normalize_url(url)
-    explicit = cc.max_age is not None or _headers.has(response_headers, b"expires")
+    explicit = cc.max_age is not None or _has_expires(response_headers, cc)
     return explicit and resolve_reference(target, location) == target
