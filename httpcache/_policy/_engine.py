@@ -26,7 +26,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .._models import Entry, Headers, RequestHead, ResponseHead
-from . import _headers
 from ._cache_control import (
     RequestCacheControl,
     parse_request_cache_control,
@@ -50,7 +49,7 @@ from ._keys import (
 )
 from ._serving import Freshness as _Freshness
 from ._serving import freshness as _freshness
-from ._serving import in_background, stale_on_error, while_revalidating
+from ._serving import in_background, stale_on_error, stale_use_allowed, while_revalidating
 from ._serving import serve as _serve
 from ._serving import stale_forbidden as _stale_forbidden
 from ._storing import HEURISTIC_STATUSES, headers_for_storage, may_store, post_stores_as_get
@@ -60,6 +59,7 @@ from ._validation import (
     USER_CONDITIONALS,
     conditional_headers,
     has_validator,
+    head_verdict,
     is_user_conditional,
     merge_headers,
     select_for_update,
@@ -362,14 +362,16 @@ def _new_entry(
 
 
 def _worth_storing(entry: Entry, options: CacheOptions) -> bool:
-    """Choices table: a response with no validator and no freshness is never reusable.
+    """Choices table: a response with no validator, no freshness and no stale use is never reused.
 
-    A stored POST (body-keyed) is never validated: only freshness makes it reusable.
+    A stored POST (body-keyed) is never validated: only freshness or stale use makes
+    it reusable. A response stale on arrival is kept when a stale use of it is allowed
+    (:func:`~._serving.stale_use_allowed`).
     """
     if entry.force_cached or (has_validator(entry) and entry.request.method != "POST"):
         return True
     state = _freshness(entry, entry.response_time, options)
-    return state.fresh
+    return state.fresh or stale_use_allowed(entry, state, options)
 
 
 def _plan_store(
@@ -445,11 +447,15 @@ def _freshen(
     request_time: float,
     response_time: float,
     options: CacheOptions,
+    validated: Entry | None = None,
 ) -> tuple[list[Entry], list[Entry], Entry | None]:
-    """Apply a 304 to the candidates (RFC 9111 §4.3.4): (updated, deleted, chosen)."""
+    """Apply a 304 to the candidates (RFC 9111 §4.3.4): (updated, deleted, chosen).
+
+    ``validated`` is the stored response the cache's own conditional was built from.
+    """
     updated: list[Entry] = []
     deleted: list[Entry] = []
-    for entry in select_for_update(candidates, response.headers):
+    for entry in select_for_update(candidates, response.headers, validated):
         merged = merge_headers(entry.response.headers, response.headers, response_time)
         fresh_entry = _refreshed(entry, merged, request_time, response_time)
         cc = effective_cache_control(merged, options)
@@ -491,8 +497,9 @@ def on_response(
 
     if response.status == 304:
         candidates = decision.candidates
+        validated = decision.entry if isinstance(decision, Revalidate) else None
         updated, deleted, best = _freshen(
-            candidates, response, request_time, response_time, options
+            candidates, response, request_time, response_time, options, validated
         )
         conditional = is_user_conditional(request.headers)
         user_conditional = isinstance(decision, Forward) and conditional
@@ -505,13 +512,13 @@ def on_response(
         served = _serve(best, state, request, stale=False, conditional=conditional)
         return ResponsePlan(update=tuple(updated), delete=tuple(deleted), serve=served)
 
-    if request.method == "HEAD" and 200 <= response.status < 300:
+    if request.method == "HEAD" and response.status >= 200:
         plan = _plan_store(request, decision, response, request_time, response_time, options)
         updated, deleted = _freshen_from_head(
-            decision.candidates, response, request_time, response_time
+            decision.candidates, response, request_time, response_time, options
         )
         return ResponsePlan(
-            store=plan.store, replaces=(), update=tuple(updated), delete=tuple(deleted)
+            store=plan.store, replaces=plan.replaces, update=tuple(updated), delete=tuple(deleted)
         )
 
     return _plan_store(request, decision, response, request_time, response_time, options)
@@ -522,29 +529,29 @@ def _freshen_from_head(
     response: ResponseHead,
     request_time: float,
     response_time: float,
+    options: CacheOptions,
 ) -> tuple[list[Entry], list[Entry]]:
-    """RFC 9111 §4.3.5: a HEAD answer updates or invalidates stored GET responses (U-14, U-15)."""
+    """RFC 9111 §4.3.5: a HEAD answer updates or invalidates stored GET responses (U-14, U-15).
+
+    Only stored GET responses the request could have chosen (§4.1: a ``Vary: *``
+    one never could); :func:`~._validation.head_verdict` says what the answer means
+    for each. As with a 304 (U-13), one whose merged fields forbid storing is deleted.
+    """
     updated: list[Entry] = []
-    etag = _headers.get_first(response.headers, b"etag")
-    last_modified = _headers.get_first(response.headers, b"last-modified")
-    length = _headers.get_first(response.headers, b"content-length")
+    deleted: list[Entry] = []
     for entry in candidates:
-        if entry.request.method != "GET":
+        if entry.request.method != "GET" or parse_vary(entry.response.headers) is None:
             continue
-        stored = entry.response.headers
-        # Only the validators the HEAD answer carries are compared ("received
-        # validator fields"); a stored response without any is updatable too.
-        same = (
-            (etag is None or etag == _headers.get_first(stored, b"etag"))
-            and (
-                last_modified is None
-                or last_modified == _headers.get_first(stored, b"last-modified")
-            )
-            and (length is None or length == _headers.get_first(stored, b"content-length"))
-        )
-        if same:
-            merged = merge_headers(stored, response.headers, response_time)
-            updated.append(_refreshed(entry, merged, request_time, response_time))
-        else:
+        verdict = head_verdict(entry, response.status, response.headers)
+        if verdict is None:
+            continue
+        if not verdict:
             updated.append(replace(entry, invalidated=True))
-    return updated, []
+            continue
+        merged = merge_headers(entry.response.headers, response.headers, response_time)
+        cc = effective_cache_control(merged, options)
+        if cc.no_store and not cc.must_understand:
+            deleted.append(entry)
+        else:
+            updated.append(_refreshed(entry, merged, request_time, response_time))
+    return updated, deleted

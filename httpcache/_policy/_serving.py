@@ -5,6 +5,8 @@ entry at ``now``, :func:`serve` (the ``Age`` it is served with, or a 304 for a u
 conditional request), and the two ways a stale response may be used without validating
 it first (RFC 5861): :func:`stale_on_error` instead of an origin error, and
 :func:`while_revalidating` while the cache revalidates it in the background.
+:func:`stale_use_allowed` tells whether a response already stale when it arrives
+can have any such use, and so is worth storing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "served_headers",
     "stale_forbidden",
     "stale_on_error",
+    "stale_use_allowed",
     "in_background",
     "while_revalidating",
 ]
@@ -129,6 +132,35 @@ def stale_forbidden(cc: ResponseCacheControl, options: CacheOptions) -> bool:
     if cc.must_revalidate or cc.no_cache:
         return True
     return options.shared and (cc.proxy_revalidate or cc.s_maxage is not None)
+
+
+def stale_use_allowed(entry: Entry, state: Freshness, options: CacheOptions) -> bool:
+    """Tell whether a stale ``entry`` could still be served stale (RFC 9111 §4.2.4, RFC 5861).
+
+    For a response that is stale on arrival (``state`` taken at its receipt) and
+    has no validator, the one thing that makes it worth storing. Never when a
+    directive forbids stale use (``must-revalidate``, ``no-cache``; when shared
+    ``proxy-revalidate``, ``s-maxage``: X-2, X-3). Otherwise when ``allow_stale`` is
+    on (any staleness), or when the response's ``stale-if-error`` or
+    ``stale-while-revalidate`` window (else the ``CacheOptions.stale_while_revalidate``
+    option's) still covers its staleness: staleness only grows, so a window already
+    passed could never be used. A stored POST is never revalidated in the background,
+    nor is anything under ``always_revalidate``, so no ``stale-while-revalidate`` then.
+
+    Request directives (``max-stale``, a request's ``stale-if-error``) apply to their
+    own request only (Q-11, X-14): they never make a response worth storing, but a
+    later request's ``max-stale`` may use one stored for the reasons above.
+    """
+    cc = state.cc
+    if entry.invalidated or stale_forbidden(cc, options):
+        return False
+    if options.allow_stale:
+        return True
+    windows: list[float | None] = [cc.stale_if_error]
+    if entry.request.method != "POST" and not options.always_revalidate:
+        swr = cc.stale_while_revalidate
+        windows.append(options.stale_while_revalidate if swr is None else swr)
+    return any(window is not None and state.staleness <= window for window in windows)
 
 
 def stale_on_error(

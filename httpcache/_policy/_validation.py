@@ -2,7 +2,8 @@
 
 RFC 9111 §4.3.1 (sending a validation request), §4.3.2 (answering a client's
 conditional request from storage), §4.3.4 (freshening stored responses with a
-304) and §3.2 (updating stored header fields).
+304), §4.3.5 (freshening them with a HEAD answer) and §3.2 (updating stored
+header fields).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "conditional_headers",
     "evaluate_preconditions",
     "has_validator",
+    "head_verdict",
     "is_user_conditional",
     "merge_headers",
     "not_modified_headers",
@@ -87,13 +89,20 @@ def _most_recent(entries: Sequence[Entry]) -> Entry:
     )
 
 
-def select_for_update(candidates: Sequence[Entry], not_modified: Headers) -> list[Entry]:
+def select_for_update(
+    candidates: Sequence[Entry], not_modified: Headers, validated: Entry | None = None
+) -> list[Entry]:
     """Choose the stored responses a 304 freshens (RFC 9111 §4.3.4).
 
     A strong entity tag updates every candidate carrying it (U-2); a weak one (or
-    only ``Last-Modified``) the most recent matching candidate (U-4); a 304 with
-    no validator only a lone candidate that has none either (U-5). An empty
-    result means nothing may be updated (U-3).
+    only ``Last-Modified``) the most recent matching candidate (U-4). A 304 with no
+    validator of its own answers for ``validated``, the one stored response the
+    cache built its conditional request from, while it is still a candidate: the
+    origin need not repeat ``ETag`` or ``Last-Modified`` (RFC 9110 §15.4.5), and
+    §4.3.4's "no validator" rule is for conditionals the cache did not generate.
+    For those (``validated`` is ``None``, a user's own conditional) it updates only
+    a lone candidate that has no validator either (U-5). An empty result means
+    nothing may be updated (U-3).
     """
     if not candidates:
         return []
@@ -117,9 +126,71 @@ def select_for_update(candidates: Sequence[Entry], not_modified: Headers) -> lis
     if last_modified is not None:
         matching = [c for c in candidates if _validators(c.response.headers)[1] == last_modified]
         return [_most_recent(matching)] if matching else []
+    if validated is not None:
+        mine = [c for c in candidates if c.variant == validated.variant]
+        if mine:
+            return mine[:1]
     if len(candidates) == 1 and _validators(candidates[0].response.headers) == (None, None):
         return [candidates[0]]
     return []
+
+
+_HEAD_SAYS_NOTHING = frozenset({206, 405, 408, 429})
+"""HEAD statuses about the request or the exchange, not the resource (and every 5xx)."""
+
+
+def _length(raw: bytes | None) -> int | None:
+    text = raw.strip() if raw is not None else b""
+    return int(text) if text.isdigit() else None
+
+
+def _same_date(received: bytes, stored: bytes | None, now: float) -> bool:
+    if stored is None:
+        return False
+    if received.strip() == stored.strip():
+        return True
+    when = parse_http_date(received, now=now)
+    return when is not None and when == parse_http_date(stored, now=now)
+
+
+def head_verdict(entry: Entry, status: int, head: Headers) -> bool | None:
+    """Tell what a HEAD answer says about a stored GET response (RFC 9111 §4.3.5).
+
+    ``True``: update the stored response with the HEAD answer's fields (U-14).
+    ``False``: it is out of date, consider it stale (U-15). ``None``: the answer says
+    nothing about it, leave it alone.
+
+    With the stored response's status, the HEAD answer's received validators
+    (``ETag``, ``Last-Modified``: the ones it carries) must match the stored ones,
+    and its ``Content-Length``, when present, the stored length (the stored field,
+    else the stored body's size). A stored response without validators is
+    updatable, the very case §4.3.5 is for. A stored 404 or 301 is freshened by a
+    HEAD 404 or 301 as a 200 is by a 200. A HEAD answer with another status shows
+    the stored one out of date, unless it is about the request or the server
+    rather than the resource: 206, 405, 408, 429 and any 5xx.
+    """
+    stored = entry.response
+    if status != stored.status:
+        return None if status >= 500 or status in _HEAD_SAYS_NOTHING else False
+    headers = stored.headers
+    etag = _headers.get_first(head, b"etag")
+    if etag is not None:
+        tag = _headers.get_first(headers, b"etag")
+        if tag is None or tag.strip() != etag.strip():
+            return False
+    last_modified = _headers.get_first(head, b"last-modified")
+    if last_modified is not None and not _same_date(
+        last_modified, _headers.get_first(headers, b"last-modified"), entry.response_time
+    ):
+        return False
+    length = _headers.get_first(head, b"content-length")
+    if length is not None:
+        raw = _headers.get_first(headers, b"content-length")
+        expected = _length(raw) if raw is not None else entry.size
+        received = _length(length)
+        if received is None or received != expected:
+            return False
+    return True
 
 
 def merge_headers(stored: Headers, update: Headers, response_time: float) -> Headers:

@@ -57,7 +57,9 @@ async def open_storage(spec: Spec) -> Any:
     if spec.kind == "file":
         return AsyncFileStorage(base_path=spec.location)
     if spec.kind == "sqlite":
-        return AsyncSQLiteStorage(path=spec.location)
+        # A long busy timeout: these tests are about who wins a lease, and on a loaded
+        # machine the 0.25 s default can run out while the other process writes.
+        return AsyncSQLiteStorage(path=spec.location, timeout=10.0)
     storage = AsyncRedisStorage(client=await connect(), namespace=spec.location)
     storage._owns_client = True  # close the test's client with the storage
     return storage

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 import pytest
 
 from httpcache import CacheOptions
-from httpcache._models import Entry, Headers, ResponseHead
-from httpcache._policy._engine import CacheRequest, Revalidate, on_response
+from httpcache._models import Entry, Headers, RequestHead, ResponseHead
+from httpcache._policy._engine import CacheRequest, Forward, Revalidate, on_response
 from httpcache._policy._keys import primary_key
 
 from .scenario import BASE, T0, Origin, OriginRequest, Scenario, h, http_date, respond
@@ -203,20 +203,128 @@ def test_304_without_validators_updates_lone_entry_without_validators() -> None:
     assert cache.fetch(at=50).kind == "hit"
 
 
-def test_304_without_validators_does_not_update_entry_with_validator() -> None:
-    """U-5, RFC 9111 §4.3.4: a validator-less 304 does not update a candidate that has
-    a validator; nothing is freshened."""
+def test_304_without_validators_to_user_conditional_does_not_update_entry_with_validator() -> None:
+    """U-5, RFC 9111 §4.3.4: a validator-less 304 to a conditional the cache did not
+    generate (the user's own) does not update a candidate that has a validator."""
     cache = stale_entry({"ETag": '"a"'})
-    origin = conditional(
-        {"Cache-Control": "max-age=100"}, 200, {"Cache-Control": "no-store", "X-Body": "new"}
+
+    outcome = cache.fetch(
+        at=20,
+        headers={"If-None-Match": '"a"'},
+        origin=respond(304, {"Cache-Control": "max-age=100"}),
     )
 
-    outcome = cache.fetch(at=20, origin=origin)
-
-    assert outcome.header("x-body") == "new"
+    assert outcome.kind == "forwarded"
+    assert outcome.status == 304
     (entry,) = cache.stored()
     assert header(entry, "cache-control") == "max-age=10"
     assert entry.response_time == T0
+
+
+# --- U-5 (own conditional): a 304 without validators answers for what was validated ---------
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent_field", "sent_value"),
+    [
+        pytest.param(
+            {"Last-Modified": http_date(-3600), "Cache-Control": "max-age=0"},
+            "if-modified-since",
+            http_date(-3600),
+            id="last-modified",
+        ),
+        pytest.param({"ETag": '"a"'}, "if-none-match", '"a"', id="etag"),
+        pytest.param(
+            {"ETag": 'W/"a"', "Last-Modified": http_date(-3600)},
+            "if-none-match",
+            'W/"a"',
+            id="weak-etag-and-last-modified",
+        ),
+    ],
+)
+def test_304_without_validators_to_own_conditional_freshens_validated_entry(
+    stored: dict[str, str], sent_field: str, sent_value: str
+) -> None:
+    """U-5, U-11, RFC 9111 §4.3.4, RFC 9110 §15.4.5: a 304 need not repeat the
+    validators; when the cache built the conditional from one stored response, a 304
+    with only a Date answers for it: it is freshened and served, with no second,
+    unconditional request."""
+    cache = stale_entry({"X-Body": "stored", **stored})
+
+    outcome = cache.fetch(at=20, origin=respond(304, {}))
+
+    assert len(outcome.sent) == 1
+    assert outcome.sent[0].header(sent_field) == sent_value
+    assert outcome.kind == "revalidated"
+    assert outcome.status == 200
+    assert outcome.header("x-body") == "stored"
+    (entry,) = cache.stored()
+    assert entry.response_time == T0 + 20
+    for name, value in stored.items():  # the stored validators stay
+        assert header(entry, name) == value
+
+
+def test_304_without_validators_to_own_conditional_recomputes_freshness() -> None:
+    """U-5, U-10, RFC 9111 §4.3.4: the freshened response's lifetime comes from the
+    merged fields, counted from the validating exchange."""
+    cache = stale_entry({"ETag": '"a"'})
+
+    cache.fetch(at=20, origin=respond(304, {"Cache-Control": "max-age=100"}))
+
+    assert cache.fetch(at=119).kind == "hit"
+    assert cache.fetch(at=120, origin=respond(304, {})).kind == "revalidated"
+
+
+def test_304_without_validators_updates_only_the_validated_candidate() -> None:
+    """U-5, RFC 9111 §4.3.4: of several candidates (a stored GET and HEAD response a
+    HEAD selects), only the one the conditional was built from (the GET) is updated."""
+    cache = Scenario()
+    stored = {"Cache-Control": "max-age=10", "ETag": '"a"'}
+    cache.fetch(method="HEAD", origin=respond(200, stored))
+    cache.fetch(method="GET", at=1, origin=respond(200, stored))
+
+    outcome = cache.fetch(
+        at=20, method="HEAD", origin=respond(304, {"Cache-Control": "max-age=120"})
+    )
+
+    assert outcome.kind == "revalidated"
+    assert len(outcome.sent) == 1
+    assert header(entry_for(cache, "GET"), "cache-control") == "max-age=120"
+    assert header(entry_for(cache, "HEAD"), "cache-control") == "max-age=10"
+
+
+def test_304_without_validators_in_background_freshens_entry() -> None:
+    """U-5, X-8, RFC 5861 §3, RFC 9111 §4.3.4: the background revalidation behind a
+    stale-while-revalidate hit is the cache's own conditional too."""
+    cache = Scenario()
+    cache.fetch(
+        origin=respond(
+            200, {"Cache-Control": "max-age=10, stale-while-revalidate=60", "ETag": '"a"'}
+        )
+    )
+    served = cache.fetch(at=20)
+    assert served.kind == "swr"
+
+    refreshed = cache.refresh(served, at=20, origin=respond(304, {"Cache-Control": "max-age=100"}))
+
+    assert len(refreshed.sent) == 1
+    assert refreshed.kind == "revalidated"
+    assert cache.fetch(at=110).kind == "hit"
+
+
+def test_304_without_validators_with_entry_gone_asks_for_retry() -> None:
+    """U-12, RFC 9111 §4.3.4: the stored response the conditional was built from is
+    no longer a candidate: nothing answers for it, the request is sent again."""
+    cache = stale_entry({"ETag": '"a"'})
+    (entry,) = cache.stored()
+    url = BASE + "/a"
+    request = CacheRequest("GET", url, (), key=primary_key(url))
+    decision = Revalidate(entry, (), ((b"If-None-Match", b'"a"'),), "stale")
+
+    plan = on_response(request, decision, ResponseHead(304, ()), T0 + 20, T0 + 20, CacheOptions())
+
+    assert plan.retry is True
+    assert plan.update == ()
 
 
 # --- U-6..U-9: how headers merge -------------------------------------------------------------
@@ -468,3 +576,209 @@ def test_head_200_matching_keeps_fresh_get_usable() -> None:
     outcome = cache.fetch(at=11)
 
     assert outcome.kind == "hit"
+
+
+# --- U-14, U-15: HEAD and the stored responses it could have chosen -------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "extra"),
+    [
+        pytest.param(404, {}, id="U-14-404"),
+        pytest.param(410, {}, id="U-14-410"),
+        pytest.param(301, {"Location": "/b"}, id="U-14-301"),
+        pytest.param(203, {}, id="U-14-203"),
+    ],
+)
+def test_head_same_status_matching_validators_updates_stored_non_200(
+    status: int, extra: dict[str, str]
+) -> None:
+    """U-14, RFC 9111 §4.3.5: a stored GET response with a final status other than
+    200 is freshened by a HEAD answer with that status whose validators match."""
+    cache = Scenario()
+    stored = {"Cache-Control": "max-age=10", "ETag": '"a"', "Content-Length": "5", **extra}
+    cache.fetch(origin=respond(status, stored))
+
+    cache.fetch(
+        at=20,
+        method="HEAD",
+        origin=respond(
+            status, {"Cache-Control": "max-age=100", "ETag": '"a"', "X-A": "2", **extra}
+        ),
+    )
+    outcome = cache.fetch(at=30)
+
+    assert outcome.kind == "hit"
+    assert outcome.status == status
+    assert outcome.header("x-a") == "2"
+    assert entry_for(cache, "GET").response_time == T0 + 20
+
+
+@pytest.mark.parametrize(
+    ("stored_status", "head_status"),
+    [
+        pytest.param(200, 404, id="U-15-200-now-404"),
+        pytest.param(200, 410, id="U-15-200-now-410"),
+        pytest.param(200, 301, id="U-15-200-now-moved"),
+        pytest.param(404, 200, id="U-15-404-now-200"),
+        pytest.param(301, 200, id="U-15-301-now-200"),
+    ],
+)
+def test_head_other_status_marks_stored_get_stale(stored_status: int, head_status: int) -> None:
+    """U-15, RFC 9111 §4.3.5: a HEAD answer with another final status shows the
+    stored (still fresh) GET response out of date: the next GET is not a hit, and
+    the stored one is not updated with the other status's fields."""
+    cache = Scenario()
+    cache.fetch(origin=respond(stored_status, {"Cache-Control": "max-age=100", "ETag": '"a"'}))
+
+    cache.fetch(
+        at=10,
+        method="HEAD",
+        headers={"Cache-Control": "no-cache"},
+        origin=respond(head_status, {"Cache-Control": "max-age=100", "X-A": "2"}),
+    )
+    get = entry_for(cache, "GET")
+    outcome = cache.fetch(at=11, origin=respond(304, {"ETag": '"a"'}))
+
+    assert get.invalidated
+    assert header(get, "x-a") is None
+    assert outcome.kind == "revalidated"
+    assert outcome.sent[0].header("if-none-match") == '"a"'
+
+
+@pytest.mark.parametrize(
+    "head_status",
+    [
+        pytest.param(500, id="500"),
+        pytest.param(503, id="503"),
+        pytest.param(501, id="501-no-HEAD-support"),
+        pytest.param(405, id="405-HEAD-not-allowed"),
+        pytest.param(429, id="429-too-many-requests"),
+        pytest.param(408, id="408-request-timeout"),
+    ],
+)
+def test_head_answer_about_the_exchange_leaves_stored_get_alone(head_status: int) -> None:
+    """RFC 9111 §4.3.5 (control): a HEAD answer that speaks of the server or the
+    request (5xx, 405, 408, 429), not of the resource, neither updates nor
+    invalidates the stored GET response."""
+    cache = Scenario()
+    cache.fetch(origin=respond(200, {"Cache-Control": "max-age=100", "ETag": '"a"'}))
+
+    cache.fetch(
+        at=10,
+        method="HEAD",
+        headers={"Cache-Control": "no-cache"},
+        origin=respond(head_status, {"Cache-Control": "max-age=1000", "X-A": "2"}),
+    )
+
+    outcome = cache.fetch(at=11)
+    assert outcome.kind == "hit"
+    assert outcome.header("x-a") is None
+    assert not entry_for(cache, "GET").invalidated
+
+
+def test_head_updates_only_variant_the_request_could_choose() -> None:
+    """U-14, RFC 9111 §4.3.5, §4.1: only stored GET responses that could have been
+    chosen for the HEAD request (Vary matching) are updated or invalidated."""
+    cache = Scenario()
+    vary = {"Cache-Control": "max-age=10", "Vary": "Accept-Language", "ETag": '"a"'}
+    for lang in ("en", "de"):
+        cache.fetch(headers={"Accept-Language": lang}, origin=respond(200, vary))
+
+    cache.fetch(
+        at=20,
+        method="HEAD",
+        headers={"Accept-Language": "en"},
+        origin=respond(200, {**vary, "Cache-Control": "max-age=100", "X-A": "2"}),
+    )
+
+    en = entry_for(cache, "GET", accept_language="en")
+    de = entry_for(cache, "GET", accept_language="de")
+    assert header(en, "x-a") == "2"
+    assert en.response_time == T0 + 20
+    assert header(de, "x-a") is None
+    assert de.response_time == T0
+    assert not de.invalidated
+
+
+def test_head_leaves_vary_star_response_alone() -> None:
+    """RFC 9111 §4.3.5, §4.1, R-11: a stored response with ``Vary: *`` could never
+    have been chosen, so a HEAD answer neither updates nor invalidates it."""
+    cache = Scenario()
+    cache.fetch(origin=respond(200, {"Cache-Control": "max-age=10", "Vary": "*", "ETag": '"a"'}))
+
+    cache.fetch(
+        at=20,
+        method="HEAD",
+        origin=respond(200, {"Cache-Control": "max-age=100", "ETag": '"b"', "X-A": "2"}),
+    )
+
+    get = entry_for(cache, "GET")
+    assert header(get, "x-a") is None
+    assert get.response_time == T0
+    assert not get.invalidated
+
+
+def test_head_last_modified_same_instant_other_format_matches() -> None:
+    """U-14, RFC 9111 §4.3.5, RFC 9110 §5.6.7: Last-Modified values are dates, so the
+    same instant in the obsolete RFC 850 format matches the stored IMF-fixdate."""
+    cache = stale_entry({"Last-Modified": "Sun, 06 Nov 1994 08:49:37 GMT"})
+
+    cache.fetch(
+        at=20,
+        method="HEAD",
+        origin=respond(
+            200, {"Cache-Control": "max-age=100", "Last-Modified": "Sunday, 06-Nov-94 08:49:37 GMT"}
+        ),
+    )
+
+    assert cache.fetch(at=30).kind == "hit"
+
+
+@pytest.mark.parametrize(
+    ("head_length", "kind"),
+    [
+        pytest.param("5", "updated", id="U-14-length-of-stored-body"),
+        pytest.param("6", "invalidated", id="U-15-other-length"),
+        pytest.param("five", "invalidated", id="U-15-unreadable-length"),
+    ],
+)
+def test_head_content_length_compared_with_stored_body_size(head_length: str, kind: str) -> None:
+    """U-14, U-15, RFC 9111 §4.3.5: a stored response without Content-Length (its body
+    came chunked) is compared by the size of its stored body."""
+    url = BASE + "/a"
+    stored = Entry(
+        key=primary_key(url),
+        variant="get",
+        request=RequestHead("GET", url),
+        response=ResponseHead(200, h({"Date": http_date(0), "Cache-Control": "max-age=10"})),
+        request_time=T0,
+        response_time=T0,
+        created_at=T0,
+        size=5,
+    )
+    request = CacheRequest("HEAD", url, (), key=primary_key(url))
+    decision = Forward("stale", candidates=(stored,))
+    head = ResponseHead(200, h({"Date": http_date(20), "Content-Length": head_length}))
+
+    plan = on_response(request, decision, head, T0 + 20, T0 + 20, CacheOptions())
+
+    (updated,) = plan.update
+    assert updated.invalidated is (kind == "invalidated")
+    assert (updated.response_time == T0 + 20) is (kind == "updated")
+    assert header(updated, "content-length") is None
+
+
+def test_head_adding_no_store_deletes_stored_get() -> None:
+    """U-13, U-14, RFC 9111 §4.3.5, §3: a matching HEAD answer whose fields forbid
+    storing (here no-store) removes the stored GET response it would update."""
+    cache = stale_entry({"ETag": '"a"'})
+
+    cache.fetch(
+        at=20, method="HEAD", origin=respond(200, {"ETag": '"a"', "Cache-Control": "no-store"})
+    )
+
+    assert cache.stored() == []
+    assert (
+        cache.fetch(at=21, origin=respond(200, {"Cache-Control": "no-store"})).kind == "forwarded"
+    )
