@@ -265,12 +265,15 @@ class AsyncCacheTransport(httpx.AsyncBaseTransport):
         if not serve.with_body:
             stream = AsyncStoredBody(None)
         elif serve.entry.body is not None:  # kept inline: the hit needs no second read
-            stream = httpx.ByteStream(serve.entry.body)
+            body = serve.entry.body
+            if serve.content_range is not None:  # a 206: the part only (RFC 9110 §14.4)
+                body = body[serve.content_range[0] : serve.content_range[1] + 1]
+            stream = httpx.ByteStream(body)
         else:
             opened = await self._storage_call("open_body", self._storage.open_body, serve.entry)
             if opened is None or opened is _FAILED:
                 return None
-            stream = AsyncStoredBody(opened)
+            stream = AsyncStoredBody(opened, serve.content_range)
         if self._options.record_hits:
             # Best effort, and nobody waits for it (sync: no second thread hop on a hit).
             await self._guard.call_soon("record_hit", self._storage.record_hit, serve.entry)

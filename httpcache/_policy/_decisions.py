@@ -75,6 +75,9 @@ class Serve:
     with_body: bool = True
     background: Revalidate | Forward | None = None
     """A request to send behind the response, which is served stale meanwhile (RFC 5861 §3)."""
+    content_range: tuple[int, int] | None = None
+    """For a 206 (RFC 9110 §14.4, §15.3.7): the first and last positions, inclusive, of the
+    stored body's bytes that the response carries; ``None`` for the whole body."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .._models import Entry, Headers, RequestHead, ResponseHead
+from . import _ranges
 from ._cache_control import (
     RequestCacheControl,
     parse_request_cache_control,
@@ -211,19 +212,23 @@ def _offline(
     entries: Sequence[Entry],
     now: float,
     options: CacheOptions,
-) -> Serve | GatewayTimeout:
+) -> RequestDecision:
     """Answer offline: ``only-if-cached`` (RFC 9111 §5.2.1.7) accepting any stale response.
 
     The user asked never to contact the origin (a disconnected cache, §4.2.4), so
     nothing is validated and ``no-cache``/``must-revalidate`` responses are served
-    too, unlike §5.2.2.2. Selection (method, Vary) still applies; what only the
-    origin can answer (unsafe methods other than a body-keyed POST, ``Range``,
-    ``If-Match``...) or bypass is a 504.
+    too, unlike §5.2.2.2. Selection (method, Vary) still applies; a single ``Range``
+    is answered from what is served (:func:`_ranged`); what only the origin can
+    answer (unsafe methods other than a body-keyed POST, several ranges,
+    ``If-Match``...) or bypass is a 504. Never a :class:`Forward` or
+    :class:`Revalidate`.
     """
     if request.bypass or (request.method not in ("GET", "HEAD") and not request.body_keyed):
         return GatewayTimeout()
     names = {name.lower() for name, _ in request.headers}
-    if b"range" in names or not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
+    if b"range" in names:  # RFC 9110 §14: a stored response answers a range too (._ranges)
+        return _ranged(request, entries, now, options)
+    if not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
         return GatewayTimeout()
     conditional = not names.isdisjoint(USER_CONDITIONALS)
     if conditional and request.body_keyed:  # RFC 9110 §13.1.2: only the origin answers it
@@ -235,6 +240,25 @@ def _offline(
     state = _freshness(best, now, options)
     stale = best.invalidated or not state.fresh
     return _serve(best, state, request, stale=stale, conditional=conditional)
+
+
+def _ranged(
+    request: CacheRequest,
+    entries: Sequence[Entry],
+    now: float,
+    options: CacheOptions,
+) -> RequestDecision:
+    """Decide a request with ``Range`` (RFC 9110 §14, :mod:`._ranges`).
+
+    One range: decided as the same request without ``Range`` and ``If-Range``, then a
+    stored 200 served is sliced (206, or 416), and whatever needs the origin goes to it
+    as a bypass, as every Range request did before. Several ranges: the origin's.
+    """
+    wanted = _ranges.requested_range(request.method, request.headers)
+    if wanted is _ranges.FORWARD:
+        return _ranges.forward(request)
+    plain = replace(request, headers=_ranges.without_range(request.headers))
+    return _ranges.answer(on_request(plain, entries, now, options), wanted, request)
 
 
 def body_lost(request: CacheRequest) -> Forward | GatewayTimeout:
@@ -270,7 +294,9 @@ def on_request(
     if request.method not in ("GET", "HEAD") and not request.body_keyed:
         return Forward("method", storable=request.method in options.cacheable_methods)
     names = {name.lower() for name, _ in request.headers}  # one pass over the request's fields
-    if b"range" in names or not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
+    if b"range" in names:  # RFC 9110 §14: answered from a stored 200 if it can be (._ranges)
+        return _ranged(request, entries, now, options)
+    if not names.isdisjoint(ORIGIN_ONLY_PRECONDITIONS):
         return Forward("bypass", storable=False)
     if request.body_keyed and not names.isdisjoint(USER_CONDITIONALS):
         return Forward("bypass", storable=False)  # RFC 9110 §13.1.2: the origin's to answer

@@ -21,16 +21,39 @@ _FAILED: Any = FAILED
 
 
 class StoredBody(httpx.SyncByteStream):
-    """A body read back from storage."""
+    """A body read back from storage, whole or a part of it.
 
-    def __init__(self, chunks: Iterator[bytes] | None) -> None:
+    With ``content_range`` (first and last positions, inclusive: a 206's, RFC 9110
+    §14.4) only those bytes are yielded, cut out of the stored chunks as they arrive:
+    nothing before the part is kept, no chunk is joined to another, and the stored body
+    is closed as soon as the part's last byte is out.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[bytes] | None,
+        content_range: tuple[int, int] | None = None,
+    ) -> None:
         self._chunks = chunks
+        self._range = content_range
 
     def __iter__(self) -> Iterator[bytes]:
         if self._chunks is None:
             return
+        if self._range is None:
+            for chunk in self._chunks:
+                yield chunk
+            return
+        first, last = self._range
+        position = 0  # of the next stored chunk's first byte
         for chunk in self._chunks:
-            yield chunk
+            end = position + len(chunk)
+            if chunk and end > first:
+                yield chunk[max(first - position, 0) : last + 1 - position]
+            position = end
+            if position > last:
+                break
+        self.close()
 
     def close(self) -> None:
         closer = getattr(self._chunks, "close", None)

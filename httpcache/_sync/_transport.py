@@ -265,12 +265,15 @@ class CacheTransport(httpx.BaseTransport):
         if not serve.with_body:
             stream = StoredBody(None)
         elif serve.entry.body is not None:  # kept inline: the hit needs no second read
-            stream = httpx.ByteStream(serve.entry.body)
+            body = serve.entry.body
+            if serve.content_range is not None:  # a 206: the part only (RFC 9110 §14.4)
+                body = body[serve.content_range[0] : serve.content_range[1] + 1]
+            stream = httpx.ByteStream(body)
         else:
             opened = self._storage_call("open_body", self._storage.open_body, serve.entry)
             if opened is None or opened is _FAILED:
                 return None
-            stream = StoredBody(opened)
+            stream = StoredBody(opened, serve.content_range)
         if self._options.record_hits:
             # Best effort, and nobody waits for it (sync: no second thread hop on a hit).
             self._guard.call_soon("record_hit", self._storage.record_hit, serve.entry)
