@@ -1,5 +1,8 @@
-"""What both transports read from an httpx exchange: the policy's request, a response head.
+"""The httpx side of the policy: what both transports read from an exchange and hand out.
 
+The policy's request (:func:`cache_request`), a response head (:func:`response_head`),
+and the responses built from a decision: from storage (:func:`stored_response`), the
+origin's with the cache's extensions (:func:`passed_on`), a 504 (:func:`gateway_timeout`).
 Shared by :mod:`httpcache._async._transport` and the generated sync transport; nothing here
 awaits or does I/O. A body-keyed POST (``CacheOptions.cache_post``) needs its body in memory:
 the transport reads it (``aread``/``read``) when :func:`reads_body` says so, before
@@ -10,23 +13,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
 from ._models import ResponseHead
 from ._options import CacheOptions, URLRule
-from ._policy._decisions import CacheRequest
+from ._policy._decisions import CacheRequest, Serve
 from ._policy._headers import get_first
 from ._policy._keys import body_key, normalize_url, primary_key
 from ._policy._rules import match_rule
+from ._policy._status import cache_status
 from ._policy._validation import USER_CONDITIONALS
 
 __all__ = [
     "REQUEST_EXTENSIONS",
     "background_exchange",
     "cache_request",
+    "gateway_timeout",
+    "passed_on",
     "reads_body",
     "response_head",
+    "stored_response",
     "with_cache_status",
 ]
 
@@ -166,3 +174,112 @@ def with_cache_status(headers: list[tuple[bytes, bytes]], member: str) -> list[t
     rest = [(k, v) for k, v in headers if k.lower() != b"cache-status"]
     value = b", ".join([*existing, member.encode("ascii")])
     return [*rest, (b"Cache-Status", value)]
+
+
+# --- the responses the transports hand out ----------------------------------------------
+
+
+def _cache_extensions(
+    base: dict[str, Any], key: str, status: str, *, stale: bool = False
+) -> dict[str, Any]:
+    """``base`` plus the cache's extensions, for a response that is not from the cache."""
+    extensions = dict(base)
+    extensions.update(
+        from_cache=False,
+        revalidated=False,
+        stale=stale,
+        cache_key=key,
+        cache_status=status,
+        cache_metadata=None,
+    )
+    return extensions
+
+
+def stored_response(
+    serve: Serve,
+    creq: CacheRequest,
+    stream: Any,
+    options: CacheOptions,
+    *,
+    revalidated: bool,
+    fwd: str | None = None,
+    fwd_status: int | None = None,
+) -> httpx.Response:
+    """The response for ``serve``, its body read from ``stream`` (the transport opened it).
+
+    ``fwd`` (with ``fwd_status``) is set when the origin was contacted on the way: a 304
+    revalidation, or an origin error a stale response stands in for (E-10).
+    """
+    if fwd is not None:
+        member = cache_status(hit=False, fwd=fwd, fwd_status=fwd_status, ttl=serve.ttl)
+    elif serve.background is not None:  # RFC 5861 §3: revalidated behind this response
+        member = cache_status(hit=True, ttl=serve.ttl, detail="stale-while-revalidate")
+    else:
+        member = cache_status(hit=True, ttl=serve.ttl)
+    headers: Any = serve.headers
+    if options.cache_status_header:
+        headers = with_cache_status(list(headers), member)
+    entry = serve.entry
+    from_cache = not revalidated
+    extensions = {
+        "http_version": entry.response.http_version.encode("ascii", "replace"),
+        "reason_phrase": entry.response.reason.encode("ascii", "replace"),
+        "from_cache": from_cache,
+        "revalidated": revalidated,
+        "stale": serve.stale,
+        "cache_key": creq.key,
+        "cache_status": member,
+        "cache_metadata": {
+            "created_at": entry.created_at,
+            "age": serve.age,
+            "hits": entry.hits + int(from_cache and options.record_hits),
+        },
+    }
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s from storage: %s", normalize_url(creq.url), member)
+    return httpx.Response(serve.status, headers=headers, stream=stream, extensions=extensions)
+
+
+def gateway_timeout(creq: CacheRequest) -> httpx.Response:
+    """RFC 9111 §5.2.1.7: ``only-if-cached`` with nothing usable (Q-9, E-13)."""
+    return httpx.Response(
+        504,
+        headers=[(b"Content-Length", b"0")],
+        extensions=_cache_extensions({}, creq.key, ""),
+    )
+
+
+def passed_on(
+    response: httpx.Response,
+    creq: CacheRequest,
+    reason: str,
+    options: CacheOptions,
+    *,
+    stored: bool,
+    available: bool,
+    stream: Any = None,
+) -> httpx.Response:
+    """Return the origin's response with the cache's extensions (and ``Cache-Status``).
+
+    ``available`` is whether the storage is in use (else ``detail=storage-unavailable``).
+    Without a new ``stream`` the response itself is returned, changed in place: a body
+    httpx already read (an in-memory response) is then not decoded twice.
+    """
+    member = cache_status(
+        hit=False,
+        fwd=reason,
+        fwd_status=response.status_code,
+        stored=stored,
+        detail=None if available else "storage-unavailable",
+    )
+    extensions = _cache_extensions(response.extensions, creq.key, member)
+    if stream is None:
+        response.extensions = extensions
+        if options.cache_status_header:
+            headers = with_cache_status(list(response.headers.raw), member)
+            response.headers = httpx.Headers(headers)
+        return response
+    raw = list(response.headers.raw)
+    if options.cache_status_header:
+        raw = with_cache_status(raw, member)
+    return httpx.Response(response.status_code, headers=raw, stream=stream, extensions=extensions)

@@ -24,8 +24,9 @@ from typing import Any
 from .._guard import FAILED, StorageGuard
 from .._options import CacheOptions
 from .._synchronization import sleep
+from ._flights import Flight
 
-__all__ = ["Leases"]
+__all__ = ["Landing", "Leases"]
 
 logger = logging.getLogger("httpcache.transport")
 
@@ -83,3 +84,23 @@ class Leases:
         """Release the lease ``token`` of ``key`` (nothing when ``token`` is ``None``)."""
         if token is not None:
             self._guard.call("release_lease", self._release, key, token)
+
+
+class Landing:
+    """Ends a flight once: wakes this process's waiters, then gives the lease back."""
+
+    __slots__ = ("_done", "_flight", "_key", "_leases", "token")
+
+    def __init__(self, flight: Flight, leases: Leases, key: str) -> None:
+        self._flight = flight
+        self._leases = leases
+        self._key = key
+        self._done = False
+        self.token: str | None = None
+
+    def __call__(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._flight.land()
+        self._leases.give_back(self._key, self.token)

@@ -22,9 +22,11 @@ from .._background import Background
 from .._exchange import (
     background_exchange,
     cache_request,
+    gateway_timeout,
+    passed_on,
     reads_body,
     response_head,
-    with_cache_status,
+    stored_response,
 )
 from .._guard import FAILED, StorageGuard
 from .._models import Entry
@@ -45,8 +47,8 @@ from .._policy._headers import get_first
 from .._policy._keys import normalize_url, primary_key
 from .._policy._status import cache_status
 from ._bodies import StoredBody, TeeBody
-from ._flights import Flight, Flights
-from ._leases import Leases
+from ._flights import Flights
+from ._leases import Landing, Leases
 from ._storage import EntryWriter, Storage
 from ._storage_choice import choose_storage
 
@@ -58,26 +60,6 @@ _INVALIDATIONS_KEPT = 1024
 _FAILED: Any = FAILED
 """Returned by ``_storage_call`` when the storage failed, timed out or was skipped."""
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
-
-
-class _Landing:
-    """Ends a flight once: wakes this process's waiters, then gives the lease back."""
-
-    __slots__ = ("_done", "_flight", "_key", "_leases", "token")
-
-    def __init__(self, flight: Flight, leases: Leases, key: str) -> None:
-        self._flight = flight
-        self._leases = leases
-        self._key = key
-        self._done = False
-        self.token: str | None = None
-
-    def __call__(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._flight.land()
-        self._leases.give_back(self._key, self.token)
 
 
 class CacheTransport(httpx.BaseTransport):
@@ -222,35 +204,6 @@ class CacheTransport(httpx.BaseTransport):
 
     # -- building responses -------------------------------------------------
 
-    def _extensions(
-        self,
-        base: dict[str, Any],
-        *,
-        key: str,
-        from_cache: bool,
-        revalidated: bool,
-        stale: bool,
-        status: str,
-        entry: Entry | None = None,
-        age: int | None = None,
-    ) -> dict[str, Any]:
-        extensions = dict(base)
-        extensions.update(
-            from_cache=from_cache,
-            revalidated=revalidated,
-            stale=stale,
-            cache_key=key,
-            cache_status=status,
-            cache_metadata=None
-            if entry is None
-            else {
-                "created_at": entry.created_at,
-                "age": age,
-                "hits": entry.hits + int(from_cache and self._options.record_hits),
-            },
-        )
-        return extensions
-
     def _from_storage(
         self,
         serve: Serve,
@@ -277,43 +230,14 @@ class CacheTransport(httpx.BaseTransport):
         if self._options.record_hits:
             # Best effort, and nobody waits for it (sync: no second thread hop on a hit).
             self._guard.call_soon("record_hit", self._storage.record_hit, serve.entry)
-        if fwd is not None:  # the origin was contacted (E-10)
-            member = cache_status(hit=False, fwd=fwd, fwd_status=fwd_status, ttl=serve.ttl)
-        elif serve.background is not None:  # RFC 5861 §3: revalidated behind this response
-            member = cache_status(hit=True, ttl=serve.ttl, detail="stale-while-revalidate")
-        else:
-            member = cache_status(hit=True, ttl=serve.ttl)
-        headers: Any = serve.headers
-        if self._options.cache_status_header:
-            headers = with_cache_status(list(headers), member)
-        entry = serve.entry
-        from_cache = not revalidated
-        extensions = {
-            "http_version": entry.response.http_version.encode("ascii", "replace"),
-            "reason_phrase": entry.response.reason.encode("ascii", "replace"),
-            "from_cache": from_cache,
-            "revalidated": revalidated,
-            "stale": serve.stale,
-            "cache_key": creq.key,
-            "cache_status": member,
-            "cache_metadata": {
-                "created_at": entry.created_at,
-                "age": serve.age,
-                "hits": entry.hits + int(from_cache and self._options.record_hits),
-            },
-        }
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s from storage: %s", normalize_url(creq.url), member)
-        return httpx.Response(serve.status, headers=headers, stream=stream, extensions=extensions)
-
-    def _gateway_timeout(self, creq: CacheRequest) -> httpx.Response:
-        """RFC 9111 §5.2.1.7: ``only-if-cached`` with nothing usable (Q-9, E-13)."""
-        return httpx.Response(
-            504,
-            headers=[(b"Content-Length", b"0")],
-            extensions=self._extensions(
-                {}, key=creq.key, from_cache=False, revalidated=False, stale=False, status=""
-            ),
+        return stored_response(
+            serve,
+            creq,
+            stream,
+            self._options,
+            revalidated=revalidated,
+            fwd=fwd,
+            fwd_status=fwd_status,
         )
 
     def _passed_on(
@@ -325,37 +249,15 @@ class CacheTransport(httpx.BaseTransport):
         stored: bool,
         stream: httpx.SyncByteStream | None = None,
     ) -> httpx.Response:
-        """Return the origin's response with our extensions (and ``Cache-Status``).
-
-        Without a new ``stream`` the response itself is returned, changed in place: a
-        body httpx already read (an in-memory response) is then not decoded twice.
-        """
-        member = cache_status(
-            hit=False,
-            fwd=reason,
-            fwd_status=response.status_code,
+        """The origin's response with the cache's extensions (see :func:`passed_on`)."""
+        return passed_on(
+            response,
+            creq,
+            reason,
+            self._options,
             stored=stored,
-            detail=None if self._guard.available else "storage-unavailable",
-        )
-        extensions = self._extensions(
-            response.extensions,
-            key=creq.key,
-            from_cache=False,
-            revalidated=False,
-            stale=False,
-            status=member,
-        )
-        if stream is None:
-            response.extensions = extensions
-            if self._options.cache_status_header:
-                headers = with_cache_status(list(response.headers.raw), member)
-                response.headers = httpx.Headers(headers)
-            return response
-        headers = list(response.headers.raw)
-        if self._options.cache_status_header:
-            headers = with_cache_status(headers, member)
-        return httpx.Response(
-            response.status_code, headers=headers, stream=stream, extensions=extensions
+            available=self._guard.available,
+            stream=stream,
         )
 
     # -- the request loop ---------------------------------------------------
@@ -396,7 +298,7 @@ class CacheTransport(httpx.BaseTransport):
                 return response
             decision = body_lost(creq)
         if isinstance(decision, GatewayTimeout):
-            return self._gateway_timeout(creq)
+            return gateway_timeout(creq)
         if mark is not None and self._collapses(request, creq):
             return self._collapsed(request, creq, decision, mark)
         return self._forward(request, creq, decision)
@@ -430,7 +332,7 @@ class CacheTransport(httpx.BaseTransport):
             if theirs is not None:
                 theirs.wait()
             return self._after_flight(request, replace(creq, validated_since=arrived))
-        landing = _Landing(mine, self._leases, creq.key)
+        landing = Landing(mine, self._leases, creq.key)
         try:
             landing.token, waited = self._leases.take(creq.key, mine.deadline)
             if waited:  # another process went to the origin: look again
