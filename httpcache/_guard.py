@@ -262,12 +262,23 @@ class _GuardBase:
 class AsyncStorageGuard(_GuardBase):
     """Call an async storage under the deadline and the breaker."""
 
-    async def call_soon(self, what: str, method: Callable[..., Any], *args: Any) -> None:
-        """Make a best-effort call whose result nobody needs (``record_hit``).
+    async def call_soon(
+        self,
+        what: str,
+        method: Callable[..., Any],
+        *args: Any,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
+        """Make a best-effort call whose result nobody needs (``record_hit``, a lease release).
 
-        Awaited like :meth:`call`: on an event loop it costs no thread hop.
+        Awaited like :meth:`call`: on an event loop it costs no thread hop. ``on_done``
+        is called once the call has ended, whatever its outcome.
         """
-        await self.call(what, method, *args)
+        try:
+            await self.call(what, method, *args)
+        finally:
+            if on_done is not None:
+                on_done()
 
     async def drain(self) -> None:
         """Wait for best-effort calls still under way (none: each was awaited)."""
@@ -343,22 +354,32 @@ class _Call:
 class _Detached(_Call):
     """A best-effort call that nobody waits for: its outcome goes straight to the guard."""
 
-    __slots__ = ("guard", "what")
+    __slots__ = ("guard", "on_done", "what")
 
     def __init__(
-        self, guard: StorageGuard, what: str, method: Callable[..., Any], args: tuple[Any, ...]
+        self,
+        guard: StorageGuard,
+        what: str,
+        method: Callable[..., Any],
+        args: tuple[Any, ...],
+        on_done: Callable[[], None] | None,
     ) -> None:
         super().__init__(method, args)
         self.guard = guard
         self.what = what
+        self.on_done = on_done
 
     def run(self) -> None:
         try:
-            self.method(*self.args)
-        except Exception as exc:
-            self.guard._detached_done(self.what, exc)
-        else:
-            self.guard._detached_done(self.what, None)
+            try:
+                self.method(*self.args)
+            except Exception as exc:
+                self.guard._detached_done(self.what, exc)
+            else:
+                self.guard._detached_done(self.what, None)
+        finally:
+            if self.on_done is not None:
+                self.on_done()
 
 
 class _Workers:
@@ -443,7 +464,13 @@ class StorageGuard(_GuardBase):
             raise call.error
         return call.result
 
-    def call_soon(self, what: str, method: Callable[..., Any], *args: Any) -> None:
+    def call_soon(
+        self,
+        what: str,
+        method: Callable[..., Any],
+        *args: Any,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
         """Make a best-effort call whose result nobody needs (``record_hit``), without waiting.
 
         A storage called directly is called directly; otherwise the call is handed to a
@@ -451,24 +478,30 @@ class StorageGuard(_GuardBase):
         (its lookup), not two. Its failure counts like any other. With ``strict`` it is an
         ordinary :meth:`call`, so that errors reach the caller. When
         :data:`_DETACHED_LIMIT` such calls are already waiting for a worker (a slow
-        backend), the call is dropped: a hit count is best effort.
+        backend), the call is dropped: a hit count is best effort, and a lease lapses by
+        itself. ``on_done`` is called once the call has ended (or was skipped or dropped),
+        on whichever thread ran it.
         """
-        if self._direct or self._options.strict:
-            self.call(what, method, *args)
-            return
-        if not self._admit(what):
-            return
-        with self._workers_lock:
-            if self._detached >= _DETACHED_LIMIT:
-                dropped = True
-            else:
-                dropped = False
-                self._detached += 1
-        if dropped:
-            self._released()
-            logger.debug("storage %s: %s dropped, too many waiting", self._name, what)
-            return
-        self._pool().submit(_Detached(self, what, method, args))
+        detached = False
+        try:
+            if self._direct or self._options.strict:
+                self.call(what, method, *args)
+                return
+            if not self._admit(what):
+                return
+            with self._workers_lock:
+                dropped = self._detached >= _DETACHED_LIMIT
+                if not dropped:
+                    self._detached += 1
+            if dropped:
+                self._released()
+                logger.debug("storage %s: %s dropped, too many waiting", self._name, what)
+                return
+            self._pool().submit(_Detached(self, what, method, args, on_done))
+            detached = True
+        finally:
+            if on_done is not None and not detached:
+                on_done()
 
     def drain(self) -> None:
         """Wait for the best-effort calls handed to workers to run (at most the deadline).

@@ -274,6 +274,12 @@ class CacheOptions:
             ignored; when none is usable, ``Cache-Control`` and ``Expires`` apply. The
             fields stay on the stored and served response. Empty (the default): no field
             is targeted.
+        collapse_across_processes: Also collapse with other processes (or clients) that
+            share the storage, through the storage's lease on the key (File, SQLite and
+            Redis storages have leases). A miss or a revalidation then takes the lease
+            before going to the origin and gives it back after: two more storage calls.
+            Turn it off when a single process uses the storage; requests still collapse
+            within the process.
 
     Attributes:
         CDN_TARGETED_FIELDS: ``("CDN-Cache-Control",)``, the target list of a CDN cache
@@ -313,6 +319,7 @@ class CacheOptions:
     stale_while_revalidate: float | None = None
     cache_post: bool = False
     targeted_fields: Sequence[str] = ()
+    collapse_across_processes: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cacheable_methods", _frozen_methods(self.cacheable_methods))

@@ -40,6 +40,8 @@ class Leases:
         self.lock = threading.Lock()
         self.held: dict[str, tuple[str, float]] = {}
         self.acquired = 0
+        self.refused = 0
+        self.released = 0
         self.fail = False
 
     def acquire(self, key: str, ttl: float) -> str | None:
@@ -49,6 +51,7 @@ class Leases:
             now = time.monotonic()
             current = self.held.get(key)
             if current is not None and current[1] > now:
+                self.refused += 1
                 return None
             token = secrets.token_hex(8)
             self.held[key] = (token, now + ttl)
@@ -59,6 +62,7 @@ class Leases:
         with self.lock:
             if self.held.get(key, ("", 0.0))[0] == token:
                 del self.held[key]
+                self.released += 1
 
 
 class LeasingMemory(InMemoryStorage):
@@ -243,3 +247,29 @@ def test_revalidations_collapse_across_transports() -> None:
     conditional = [r for r in origin.calls if "if-none-match" in r.headers]
     assert len(origin.calls) == 2 and len(conditional) == 1
     assert all(r.status_code == 200 for r in responses)
+
+
+def test_collapse_across_processes_off_takes_no_lease() -> None:
+    leases, origin = Leases(), Origin()
+    options = CacheOptions(collapse_across_processes=False)
+    with CacheClient(
+        transport=httpx.MockTransport(origin.sync), storage=LeasingMemory(leases), options=options
+    ) as client:
+        responses = in_threads(5, lambda i: client.get(URL))
+    assert all(r.status_code == 200 for r in responses)
+    assert len(origin.calls) == 1  # still collapsed within the process
+    assert leases.acquired == leases.refused == 0
+
+
+def test_sync_release_on_a_worker_storage_is_not_waited_for_but_never_in_the_way() -> None:
+    """With a storage called on worker threads, the lease goes back without a wait; the next
+    miss of the same key in this process waits for that release, never for the lease."""
+    leases, origin = Leases(), Origin({"Cache-Control": "no-store"})
+    storage = LeasingMemory(leases)
+    with CacheClient(transport=httpx.MockTransport(origin.sync), storage=storage) as client:
+        client._transport._guard._direct = False  # type: ignore[attr-defined]
+        for _ in range(5):
+            assert client.get(URL).status_code == 200
+    assert len(origin.calls) == 5
+    assert leases.acquired == 5 and leases.released == 5
+    assert leases.refused == 0  # no request found this process's own lease still held

@@ -18,12 +18,13 @@ or times out is no lease (the request goes on alone), never an error.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from .._guard import FAILED, StorageGuard
 from .._options import CacheOptions
-from .._synchronization import sleep
+from .._synchronization import Signal, sleep
 from ._flights import Flight
 
 __all__ = ["Landing", "Leases"]
@@ -42,11 +43,18 @@ class Leases:
     def __init__(self, storage: Any, guard: StorageGuard, options: CacheOptions) -> None:
         acquire = getattr(storage, "acquire_lease", None)
         release = getattr(storage, "release_lease", None)
-        usable = callable(acquire) and callable(release) and options.collapse_timeout > 0
+        usable = (
+            callable(acquire)
+            and callable(release)
+            and options.collapse_across_processes
+            and options.collapse_timeout > 0
+        )
         self._acquire = acquire if usable else None
         self._release: Any = release
         self._guard = guard
         self._ttl = options.collapse_timeout
+        self._lock = threading.Lock()
+        self._releasing: dict[str, Signal] = {}  # key -> ends when its release has run
 
     @property
     def supported(self) -> bool:
@@ -63,6 +71,9 @@ class Leases:
         """
         if self._acquire is None:
             return None, False
+        pending = self._releasing.get(key)
+        if pending is not None:  # this process's own lease of the key, still being given back
+            pending.wait(max(0.0, deadline - time.monotonic()))
         token = self._guard.call("acquire_lease", self._acquire, key, self._ttl)
         if token is FAILED:
             return None, False
@@ -81,9 +92,25 @@ class Leases:
         return None, True
 
     def give_back(self, key: str, token: str | None) -> None:
-        """Release the lease ``token`` of ``key`` (nothing when ``token`` is ``None``)."""
-        if token is not None:
-            self._guard.call("release_lease", self._release, key, token)
+        """Release the lease ``token`` of ``key`` (nothing when ``token`` is ``None``).
+
+        Without waiting for it where the storage runs on worker threads (sync Redis, S3):
+        the response is already stored, and :meth:`take` of the same key in this process
+        waits for the release to have run.
+        """
+        if token is None:
+            return
+        done = Signal()
+        with self._lock:
+            self._releasing[key] = done
+
+        def released() -> None:
+            with self._lock:
+                if self._releasing.get(key) is done:
+                    del self._releasing[key]
+            done.set()
+
+        self._guard.call_soon("release_lease", self._release, key, token, on_done=released)
 
 
 class Landing:
