@@ -83,7 +83,8 @@ BACKENDS: list[Backend] = [
     Backend("memory", _build_memory, _corrupt_memory, serializers=("none", "json")),
 ]
 
-# Each persistent backend lives in its own module, tests/_sync/backend_<name>.py, exposing
+# Each persistent backend (and the custom-storage example of the docs, backend_custom)
+# lives in its own module, tests/_sync/backend_<name>.py, exposing
 # BACKEND (imported last: those modules import Backend and Context from this one).
-for _name in ("file", "sqlite", "redis", "s3"):
+for _name in ("file", "sqlite", "redis", "s3", "custom"):
     BACKENDS.append(importlib.import_module(f"tests._sync.backend_{_name}").BACKEND)
