@@ -76,6 +76,7 @@ async def in_tasks(n: int, fn: Callable[[], Any]) -> list[Any]:
 
 
 def test_twenty_threads_one_origin_request() -> None:
+    """R-15, RFC 9111 §4: twenty concurrent misses of one URL make one origin request."""
     origin = Origin()
     with CacheClient(transport=httpx.MockTransport(origin.sync)) as client:
         responses = in_threads(20, lambda: client.get(URL))
@@ -107,7 +108,8 @@ def test_revalidations_collapse_too() -> None:
 def test_an_uncacheable_response_releases_the_waiters_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The waiters are woken by the leader's landing, not by their collapse_timeout."""
+    """S-23, R-15, RFC 9111 §5.2.2.5: a `no-store` answer is handed to no waiter; each goes
+    to the origin itself, woken by the leader's landing, not by its collapse_timeout."""
     woken: list[bool] = []
     real_wait = Flight.wait
 
