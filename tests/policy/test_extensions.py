@@ -4,7 +4,8 @@ E-1..E-5: ``immutable`` through the scenario. E-8, E-10, E-12: the pure
 ``Cache-Status`` member builder, fed with the engine's own decisions. E-11: the
 ``fwd`` reason the engine gives each kind of miss. E-20: no ``Warning`` is ever
 generated. E-9 and E-13 (emission on real responses) are covered by the
-transport tests; E-6, E-7 and E-14..E-19 are not built.
+transport tests; E-7 (shared mode) is below; E-14..E-19 (targeted fields) are in
+``test_targeted.py``; E-6 (the delimitation check) is not built.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ HTTPS = "https://example.com/a"
 HTTP = "http://example.com/a"
 
 
-def immutable_cache(cc: str, *, url: str = HTTPS) -> Scenario:
+def immutable_cache(cc: str, *, url: str = HTTPS, shared: bool = False) -> Scenario:
     """A cache holding ``GET url`` stored at t=0 with ``Cache-Control: cc`` and ``ETag: "a"``."""
-    cache = Scenario()
+    cache = Scenario(shared=shared)
     cache.fetch(url=url, origin=respond(200, {"Cache-Control": cc, "ETag": '"a"'}))
     return cache
 
@@ -383,3 +384,33 @@ def test_received_warning_replayed_as_plain_header() -> None:
 
     assert outcome.kind == "hit"
     assert outcome.headers_named("warning") == ['299 - "deprecated"']
+
+
+# --- E-7 immutable in a shared cache ------------------------------------------------------
+
+
+def test_shared_immutable_conditional_is_answered_locally() -> None:
+    """E-7, RFC 8246 §2.1: in shared mode a fresh `immutable` response is not revalidated for
+    `max-age=0`; the client's `If-None-Match: "a"` gets a local 304, without the origin."""
+    cache = immutable_cache("max-age=3600, immutable", shared=True)
+    outcome = cache.fetch(
+        url=HTTPS,
+        at=10,
+        headers={"If-None-Match": '"a"', "Cache-Control": "max-age=0"},
+        origin=respond(200, {"Cache-Control": "max-age=3600"}),
+    )
+    assert outcome.kind == "hit"
+    assert outcome.status == 304
+    assert not outcome.contacted_origin
+
+
+def test_shared_immutable_no_cache_request_revalidates() -> None:
+    """E-7, RFC 8246 §2.1: unless the client asks for it: `no-cache` still revalidates."""
+    cache = immutable_cache("max-age=3600, immutable", shared=True)
+    outcome = cache.fetch(
+        url=HTTPS,
+        at=10,
+        headers={"Cache-Control": "no-cache"},
+        origin=respond(304, {"ETag": '"a"', "Cache-Control": "max-age=3600, immutable"}),
+    )
+    assert outcome.contacted_origin
