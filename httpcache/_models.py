@@ -42,6 +42,12 @@ class RequestHead:
 
     Stored request headers are only those a response's ``Vary`` nominates; values of
     credential fields are kept as a hash, never in plain text.
+
+    Attributes:
+        method: The request method, such as ``"GET"``.
+        url: The absolute request URL.
+        headers: The kept request header fields, as ``(name, value)`` byte pairs in
+            their order.
     """
 
     method: str
@@ -56,7 +62,15 @@ class RequestHead:
 
 @dataclass(frozen=True, slots=True)
 class ResponseHead:
-    """Status line and header section of a response."""
+    """Status line and header section of a response.
+
+    Attributes:
+        status: The status code (100 to 999).
+        headers: The header fields, as ``(name, value)`` byte pairs in their order,
+            repeats kept.
+        reason: The reason phrase.
+        http_version: The HTTP version of the response, such as ``"HTTP/1.1"``.
+    """
 
     status: int
     headers: Headers = ()
@@ -181,7 +195,16 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class StorageStats:
-    """Counts a storage reports about itself (used by ``stats()`` and the CLI)."""
+    """Counts a storage reports about itself (used by ``stats()`` and the CLI).
+
+    Attributes:
+        entries: Stored entries (one per variant), expired ones not yet deleted
+            included.
+        bytes: Bytes held for them, as the backend measures it (bodies in memory;
+            records and bodies on disk or in objects; see each storage's page).
+        expired: How many of ``entries`` are past their lifetime; 0 where a backend
+            does not count them.
+    """
 
     entries: int
     bytes: int

@@ -69,6 +69,8 @@ class InMemoryStorage(StorageLifetime):
         capacity: Most entries (variants) kept; the least recently used goes first.
         max_bytes: Optional budget for the bodies kept, in bytes.
         ttl: Seconds an entry is kept after it was stored or last freshened.
+        sliding: Count ``ttl`` from an entry's last hit too.
+        max_lifetime: Seconds an entry is kept at most after it was first stored.
         serializer: Serialize heads on the way in (to test a serializer, or to
             keep entries immutable across processes' expectations).
         clock: Source of the current time for ``ttl``.

@@ -122,6 +122,9 @@ class RedisStorage(StorageLifetime):
         serializer: How heads are stored; :class:`~httpcache.JSONSerializer` when omitted.
         ttl: Seconds an entry is kept after it was stored or last freshened, or
             ``None`` to keep it until Redis evicts it (see ``maxmemory-policy``).
+        sliding: Count ``ttl`` from an entry's last hit too (hit write-backs push the
+            keys' expiry back).
+        max_lifetime: Seconds an entry is kept at most after it was first stored.
         namespace: The prefix of every key this storage writes.
         grace: Seconds Redis keeps an entry's keys after its lifetime ends. The
             storage stops returning the entry at the end of its lifetime; the grace
