@@ -149,6 +149,27 @@ def _abandon(conn: aiosqlite.Connection) -> None:
             raw.close()  # opened with check_same_thread=False
 
 
+_WAL_RETRY = 0.01
+"""Seconds between two tries to switch a database to WAL while another process does."""
+
+
+async def enter_wal(conn: aiosqlite.Connection, timeout: float) -> None:
+    """Switch ``conn``'s database to WAL, retrying for up to ``timeout`` seconds.
+
+    The async twin of ``_sync_shared.enter_wal``: two processes that open a new database
+    at once deadlock on the switch, and SQLite answers one "database is locked" at once.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await conn.execute_fetchall("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        await anyio.sleep(_WAL_RETRY)
+
+
 class Shared:
     """The connection, settings and bookkeeping shared by a storage tree."""
 
@@ -225,7 +246,7 @@ class Shared:
                 conn = await pending
                 try:
                     if self.wal and not is_memory(self.database):
-                        await conn.execute_fetchall("PRAGMA journal_mode=WAL")
+                        await enter_wal(conn, self.timeout)
                         await conn.execute_fetchall("PRAGMA synchronous=NORMAL")
                 except BaseException:
                     with anyio.CancelScope(shield=True):

@@ -39,6 +39,29 @@ __all__ = ["Shared"]
 logger = logging.getLogger("httpcache.storage")
 
 
+_WAL_RETRY = 0.01
+"""Seconds between two tries to switch a database to WAL while another process does."""
+
+
+def enter_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch ``conn``'s database to WAL, retrying for up to ``timeout`` seconds.
+
+    Two processes that open a new database at once both read its header and then both
+    ask for the exclusive lock the switch needs; SQLite answers one of them "database is
+    locked" at once, without waiting (its busy timeout does not apply to a deadlock).
+    Trying again is harmless: a database already in WAL stays so without a lock.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(_WAL_RETRY)
+
+
 class Shared:
     """The connection, its lock, settings and bookkeeping shared by a storage tree."""
 
@@ -81,7 +104,7 @@ class Shared:
             )
             try:
                 if self.wal and not is_memory(self.database):
-                    conn.execute("PRAGMA journal_mode=WAL")
+                    enter_wal(conn, self.timeout)
                     conn.execute("PRAGMA synchronous=NORMAL")
             except BaseException:
                 conn.close()
