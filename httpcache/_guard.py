@@ -7,7 +7,10 @@ The cache is an optimisation, so a storage that fails or hangs must cost a reque
   and trio alike); in sync code it runs on one of a few daemon worker threads and the
   request stops waiting for it. A storage whose calls provably return sooner declares it
   with a ``max_wait`` attribute (seconds, ``0`` for memory and local disk) and is then
-  called directly, with no thread hop on the hot path. A storage with one-off local setup
+  called directly, with no thread hop on the hot path. Calls named in a storage's
+  ``unbounded_calls`` (S3: ``commit``, which completes a multipart upload of the whole
+  body) are called directly too, bounded by the client's own timeouts rather than cut by
+  a deadline that cannot grow with the body. A storage with one-off local setup
   (building a client) may offer ``prepare()``: it is called once, before the first call
   and outside the deadline, so the setup is not taken for an outage.
 * **Circuit breaker.** After a failed call (an exception or a missed deadline) the
@@ -191,6 +194,8 @@ class _GuardBase:
         self._direct = self._timeout is None or (
             isinstance(max_wait, (int, float)) and max_wait <= self._timeout
         )
+        self._unbounded = frozenset(getattr(storage, "unbounded_calls", ()))
+        """Calls that take as long as they must (e.g. S3's ``commit`` of a large body)."""
         self._name = type(storage).__name__
         self._prepare: Callable[[], Any] | None = getattr(storage, "prepare", None)
 
@@ -295,7 +300,7 @@ class AsyncStorageGuard(_GuardBase):
                 except BaseException:
                     self._prepare = prepare  # try again next time
                     raise
-            if self._direct:
+            if self._direct or what in self._unbounded:
                 result = await method(*args)
             else:
                 assert self._timeout is not None
@@ -531,7 +536,8 @@ class StorageGuard(_GuardBase):
         try:
             if self._prepare is not None:
                 self._prepare_once()
-            result = method(*args) if self._direct else self._run(what, method, args)
+            direct = self._direct or what in self._unbounded
+            result = method(*args) if direct else self._run(what, method, args)
         except Exception as exc:
             return self._failed(what, exc)
         except BaseException:

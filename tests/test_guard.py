@@ -527,3 +527,48 @@ def test_sync_hit_on_a_worker_storage_makes_one_waited_hop() -> None:
     assert hit.extensions["from_cache"] is True
     assert calls == ["get_entries"]  # record_hit went to a worker without a wait
     _wait_for(lambda: storage.get_entries("https://example.com/a")[0].hits == 1)
+
+
+# -- calls a storage declares unbounded (S3's commit of a large body) ----------------------
+
+
+class _SlowCommit(InMemoryStorage):
+    unbounded_calls = frozenset({"commit"})
+
+
+def test_sync_unbounded_call_is_not_cut_by_the_deadline() -> None:
+    guard = StorageGuard(_SlowCommit(), CacheOptions(storage_timeout=0.05, storage_cooldown=0))
+    guard._direct = False  # as for S3
+    threads: list[str] = []
+
+    def commit() -> str:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.2)  # longer than the deadline
+        return "committed"
+
+    assert guard.call("commit", commit) == "committed"
+    assert threads == [threading.current_thread().name]  # on the caller's thread
+    assert guard.call("get_entries", lambda: time.sleep(0.2)) is FAILED  # others are cut
+
+
+@pytest.mark.anyio
+async def test_async_unbounded_call_is_not_cut_by_the_deadline() -> None:
+    guard = AsyncStorageGuard(_SlowCommit(), CacheOptions(storage_timeout=0.05, storage_cooldown=0))
+    guard._direct = False
+
+    async def commit() -> str:
+        await anyio.sleep(0.2)
+        return "committed"
+
+    async def lookup() -> None:
+        await anyio.sleep(0.2)
+
+    assert await guard.call("commit", commit) == "committed"
+    assert await guard.call("get_entries", lookup) is FAILED
+
+
+def test_s3_storages_declare_their_commit_unbounded() -> None:
+    from httpcache import AsyncS3Storage, S3Storage
+
+    assert "commit" in S3Storage.unbounded_calls
+    assert "commit" in AsyncS3Storage.unbounded_calls

@@ -112,6 +112,11 @@ class AsyncS3Storage(StorageLifetime):
     the client; its ``clear()`` touches only its own objects and its children's.
     """
 
+    unbounded_calls: frozenset[str] = frozenset({"commit"})
+    """Calls the storage deadline does not cut: committing a large body completes a
+    multipart upload, which S3 answers only once it has put every part together (seconds
+    for hundreds of MiB). The client's own timeouts bound it instead."""
+
     def __init__(
         self,
         *,
