@@ -179,15 +179,13 @@ def with_cache_status(headers: list[tuple[bytes, bytes]], member: str) -> list[t
 # --- the responses the transports hand out ----------------------------------------------
 
 
-def _cache_extensions(
-    base: dict[str, Any], key: str, status: str, *, stale: bool = False
-) -> dict[str, Any]:
+def _cache_extensions(base: dict[str, Any], key: str, status: str) -> dict[str, Any]:
     """``base`` plus the cache's extensions, for a response that is not from the cache."""
     extensions = dict(base)
     extensions.update(
         from_cache=False,
         revalidated=False,
-        stale=stale,
+        stale=False,
         cache_key=key,
         cache_status=status,
         cache_metadata=None,

@@ -446,3 +446,17 @@ def test_async_runner_outside_an_event_loop_declines() -> None:
     runner = AsyncBackground()
     assert runner.start("k", job) is False
     assert not runner.running("k")
+
+
+def test_sync_declined_refresh_revalidates_before_answering() -> None:
+    """When the runner declines (at its limit, or closed), the stale request is revalidated
+    in the foreground, as without stale-while-revalidate."""
+    origin, clock = Origin(), Clock()
+    with sync_client(origin, clock) as client:
+        client.get(URL)
+        clock.now += 20
+        client._transport._background = Background(limit=0)  # type: ignore[attr-defined]
+        response = client.get(URL)
+        assert response.extensions["from_cache"] is False
+        assert response.headers["X-Version"] == "2"
+        assert origin.calls == 2
